@@ -1,0 +1,1 @@
+"""Answer questions with verbatim, cited quotes from a corpus of news articles."""

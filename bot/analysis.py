@@ -1,0 +1,139 @@
+"""Text analysis: the one analyzer that turns passages and questions into index terms.
+
+Steps, in order, for each word of the text:
+
+1. Unicode: compatibility-normalise (NFKD), drop combining marks (``Baïramov`` ->
+   ``bairamov``) and invisible format characters (zero-width joiners, soft hyphens),
+   case-fold.
+2. Stop words: the Snowball English list plus a few question fillers.
+3. Stemming: irregular past forms to their verb (met -> meet), then the
+   Snowball English stemmer (PyStemmer).
+4. Transliteration folding: the articles and their readers spell Armenian,
+   Russian and Azerbaijani names differently (Pashinian / Pashinyan / Pachinian,
+   Harutiunian / Harutyunyan, Gyumri / Gumri, Shusha / Choucha, Aliev / Aliyev).
+   A few spelling rules map all such variants to one key. The rules also merge a
+   few English words (``chip`` and ``ship``); in a news corpus that costs far less
+   than missing a name. Finally a demonym is folded onto its country
+   (Russian -> Russia, Armenians -> Armenia, Azerbaijani -> Azerbaijan), so
+   "Russia's defence minister" finds "Russian Defense Minister".
+
+Because questions and passages go through the same steps, a question spelled
+one way finds passages spelled another way. Change any rule and bump
+`ANALYZER_VERSION` so that cached indexes are rebuilt.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import Stemmer
+
+ANALYZER_VERSION = "1"
+
+# Snowball's English stop word list (snowballstem.org), plus question fillers.
+STOP_WORDS = frozenset(
+    """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
+    herself it its itself they them their theirs themselves what which who whom this that these those am is are
+    was were be been being have has had having do does did doing would should could ought i'm you're he's she's
+    it's we're they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll he'll she'll we'll
+    they'll isn't aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't wouldn't shan't
+    shouldn't can't cannot couldn't mustn't let's that's who's what's here's there's when's where's why's how's
+    a an the and but if or because as until while of at by for with about against between into through during
+    before after above below to from up down in out on off over under again further then once here there when
+    where why how all any both each few more most other some such no nor not only own same so than too very
+    s t can will just don should now
+    please tell know anything something whether whats whos many much happen happened
+    """.split()
+)
+
+# Ordered rewrite rules applied to a stemmed word (see the module docstring).
+_FOLDS = (
+    ("ch", "sh"),  # Pachinian, Choucha (French) -> Pashinian, Shousha
+    ("ou", "u"),  # Choucha -> Shusha
+    ("yu", "u"),  # Gyumri -> Gumri, Harutyunyan -> Harutunyan
+    ("iu", "u"),  # Harutiunian -> Harutunian
+    ("y", "i"),  # Pashinyan -> Pashinian, Aliyev -> Aliiev, Bayramov -> Bairamov
+)
+# Irregular past forms, so that "met" finds "meet" and "spoke" finds "speak".
+# (The stemmer handles regular forms; ambiguous ones such as "found" and "left" are not listed.)
+_IRREGULAR = {
+    past: base
+    for base, forms in {
+        "arise": "arose arisen", "become": "became", "begin": "began begun", "bring": "brought",
+        "build": "built", "buy": "bought", "catch": "caught", "choose": "chose chosen", "come": "came",
+        "deal": "dealt", "draw": "drew drawn", "drive": "drove driven", "eat": "ate eaten", "fall": "fell fallen",
+        "feel": "felt", "fight": "fought", "flee": "fled", "fly": "flew flown", "forbid": "forbade forbidden",
+        "freeze": "froze frozen", "get": "got gotten", "give": "gave given", "go": "went gone",
+        "grow": "grew grown", "hold": "held", "keep": "kept", "know": "knew known", "lay": "laid",
+        "lead": "led", "lose": "lost", "make": "made", "mean": "meant", "meet": "met", "pay": "paid",
+        "ride": "rode ridden", "rise": "rose risen", "run": "ran", "say": "said", "see": "saw seen",
+        "seek": "sought", "sell": "sold", "send": "sent", "shake": "shook shaken", "shoot": "shot",
+        "sit": "sat", "speak": "spoke spoken", "spend": "spent", "stand": "stood", "steal": "stole stolen",
+        "strike": "struck", "swear": "swore sworn", "take": "took taken", "teach": "taught", "tear": "tore torn",
+        "think": "thought", "throw": "threw thrown", "understand": "understood", "wake": "woke woken",
+        "wear": "wore worn", "win": "won", "withdraw": "withdrew withdrawn", "write": "wrote written",
+    }.items()
+    for past in forms.split()
+}
+_DOUBLED = re.compile(r"(.)\1+")  # Aliiev -> Aliev
+
+# A word: letters (with combining marks and invisible format characters inside),
+# or a number with its thousands separators and decimal point ("2,000", "1.5"),
+# with an optional apostrophe part ("Armenia’s", "didn't").
+_WORD = re.compile(
+    r"\d+(?:[.,]\d+)*"
+    r"|(?:[^\W\d_]|[\u0300-\u036f\u00ad\u200b-\u200d\u2060\ufeff])+"
+    r"(?:['’](?:[^\W\d_]|[\u0300-\u036f])+)*"
+)
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A word of the text that became an index term, and where it stands."""
+
+    start: int
+    end: int
+    term: str
+
+
+def tokens(text: str) -> Iterator[Token]:
+    """The index terms of `text`, with their character spans in `text`."""
+    for match in _WORD.finditer(text):
+        term = term_of(match.group())
+        if term:
+            yield Token(match.start(), match.end(), term)
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of `text`, in order, repeats kept (BM25 counts them)."""
+    return [term for word in _WORD.findall(text) if (term := term_of(word))]
+
+
+@functools.lru_cache(maxsize=262_144)
+def term_of(word: str) -> str:
+    """The index term for one word, or '' when it is a stop word."""
+    if word[0].isdigit():
+        return word.replace(",", "")
+    folded = unicodedata.normalize("NFKD", word.translate(_INVISIBLE))
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold().replace("’", "'")
+    if folded in STOP_WORDS:
+        return ""
+    folded = folded.removesuffix("'s")
+    if folded in STOP_WORDS or not folded:
+        return ""
+    folded = folded.replace("'", "")
+    term = _STEMMER.stemWord(_IRREGULAR.get(folded, folded))
+    for before, after in _FOLDS:
+        term = term.replace(before, after)
+    term = _DOUBLED.sub(r"\1", term)
+    # Demonyms meet their countries: Russian -> Russia, Azerbaijani -> Azerbaijan.
+    if len(term) > 5 and term.endswith(("ian", "ani")):
+        term = term[:-1]
+    return term

@@ -1,0 +1,137 @@
+"""The command line: `python -m bot COMMAND`. Settings are read here, once, and passed down."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import console
+from bot.answers import answer_question
+from bot.corpus import CorpusError
+from bot.evaluation import QuestionFileError, evaluate, read_cases
+from bot.search import Library, load_library
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("bot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
+        command = args.command or ("run" if settings.token else "chat")
+        return COMMANDS[command](args, settings)
+    except (SettingsError, CorpusError, QuestionFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Answer questions with verbatim, cited quotes from a corpus of news articles. "
+        "Without a command: runs the Telegram bot if BOT_TOKEN is set, else a chat in this terminal.",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="settings file (default: config/bot.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    sub.add_parser("chat", help="ask question after question in this terminal")
+    sub.add_parser("sources", help="list the articles in the corpus")
+    sub.add_parser("check", help="check the corpus and settings; exit non-zero on a fatal problem")
+    evaluate_ = sub.add_parser("eval", help="measure answer quality on a question file (JSON lines)")
+    evaluate_.add_argument("file", type=Path)
+    evaluate_.add_argument("--verbose", "-v", action="store_true", help="list each question answered wrongly")
+    return parser
+
+
+def _library(settings: Settings, *, report: bool = True) -> Library:
+    library, problems = load_library(settings.corpus_dir, max_file_bytes=settings.max_file_bytes)
+    if report:
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+    return library
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    library = _library(settings)
+    answer = answer_question(library, args.question, limit=settings.top_k, min_match=settings.min_match)
+    if args.json:
+        print(json.dumps(console.answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(console.render_answer(answer, color=sys.stdout.isatty()))
+    return 0
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    library = _library(settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        if not settings.token:
+            print("No BOT_TOKEN is set, so the bot answers here, from the local corpus. (README: 'Telegram'.)")
+        print(f"{len(library.documents)} articles, {len(library.passages)} passages. "
+              "Ask a question; an empty line or Ctrl-D quits.\n")
+    while True:
+        try:
+            question = input("> " if interactive else "")
+        except EOFError:
+            break
+        if not question.strip():
+            if interactive:
+                break
+            continue
+        answer = answer_question(library, question, limit=settings.top_k, min_match=settings.min_match)
+        print(console.render_answer(answer, color=sys.stdout.isatty()) + "\n")
+    return 0
+
+
+def _sources(args: argparse.Namespace, settings: Settings) -> int:
+    library = _library(settings)
+    for document in library.documents.values():
+        passages = len(library.passages_of(document.doc_id))
+        print(f"{document.title}\n    {document.publisher}, {document.published or 'date unknown'}, "
+              f"{passages} passages\n    {document.url or 'no address known'}")
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"settings: corpus {settings.corpus_dir}, top_k {settings.top_k}, min_match {settings.min_match}, "
+          f"Telegram token {'set' if settings.token else 'not set'}")
+    library = _library(settings)
+    dates = sorted(d.published for d in library.documents.values() if d.published)
+    words = sum(len(p.text.split()) for p in library.passages)
+    print(f"corpus: {len(library.documents)} articles, {len(library.passages)} passages, {words:,} words"
+          + (f", dated {dates[0]} to {dates[-1]}" if dates else ""))
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    library = _library(settings)
+    cases = read_cases(args.file)
+    report = evaluate(
+        cases, lambda q: answer_question(library, q, limit=settings.top_k, min_match=settings.min_match)
+    )
+    right, unanswerable = report.correct_refusals
+    wrong, answerable = report.wrong_refusals
+    print(f"questions: {len(cases)} ({answerable} answerable, {unanswerable} not)")
+    print(f"hit@1: {report.hit_at(1):.1%}  hit@3: {report.hit_at(3):.1%}  MRR: {report.mrr:.3f}")
+    print(f"correct refusals: {right}/{unanswerable}  wrong refusals: {wrong}/{answerable}")
+    if args.verbose:
+        for outcome in report.failures():
+            status = "refused" if outcome.refused else f"rank {outcome.rank or '-'}"
+            print(f"  {status:>8}  {outcome.case.question}")
+    return 0
+
+
+COMMANDS = {"ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}

@@ -1,0 +1,129 @@
+"""Settings, read once at the entry point (`bot.cli`) and passed down as plain values.
+
+Sources, highest priority first: environment variables (prefix ``BOT_``), a
+``.env`` file in the working directory, the settings file (``config/bot.toml``
+by default, or ``--config FILE``), then the defaults below. README.md lists
+every setting; `config/bot.toml` documents each one in a comment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("config/bot.toml")
+ENV_PREFIX = "BOT_"
+
+IdList = Annotated[tuple[int, ...], NoDecode]
+
+
+class SettingsError(Exception):
+    """Settings are invalid; the message names each bad setting and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        toml_file=DEFAULT_CONFIG_FILE,
+    )
+
+    # The corpus and answers
+    corpus_dir: Path = Field(Path("corpus"), description="Folder holding the article files (.md or .txt).")
+    top_k: int = Field(3, ge=1, le=10, description="Most excerpts in one answer.")
+    min_match: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Share of a question's term weight the best excerpt must hold, else the bot says "
+        "the corpus has nothing on it. Lower answers more, higher refuses more.",
+    )
+    max_file_bytes: int = Field(
+        2_000_000, ge=1_000, le=100_000_000, description="Corpus files larger than this are skipped with a warning."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+
+    # Telegram
+    token: SecretStr | None = Field(None, description="Bot token from @BotFather. Without it the bot runs locally.")
+    api_base_url: str = Field(
+        "https://api.telegram.org",
+        description="Bot API server; point it at a self-hosted telegram-bot-api server if you run one.",
+    )
+    allowed_chat_ids: IdList = Field((), description="If set, only these chats get answers (comma-separated ids).")
+    allowed_user_ids: IdList = Field((), description="If set, only these users get answers (comma-separated ids).")
+    admin_ids: IdList = Field((), description="Users who may run admin commands such as /reload (comma-separated).")
+    user_questions_per_minute: int = Field(
+        20, ge=1, le=1000, description="Questions one user may ask per minute before being asked to slow down."
+    )
+    webhook_url: str | None = Field(
+        None, description="Public HTTPS URL Telegram should post updates to; unset means long polling."
+    )
+    webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
+    webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server listens on.")
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret Telegram sends in the X-Telegram-Bot-Api-Secret-Token header; required with "
+        "BOT_WEBHOOK_URL (1-256 characters A-Z a-z 0-9 _ -).",
+    )
+
+    @field_validator("allowed_chat_ids", "allowed_user_ids", "admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part for part in value.replace(";", ",").replace(" ", ",").split(",") if part]
+            try:
+                return tuple(int(part) for part in parts)
+            except ValueError:
+                raise ValueError(f"expected whole numbers separated by commas, like 12345,-100987")
+        if isinstance(value, int):
+            return (value,)
+        return value
+
+    @field_validator("token", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Read settings from all sources; raise SettingsError with a readable message."""
+    if config_file is not None and not config_file.is_file():
+        raise SettingsError(f"settings file {config_file} does not exist; check the --config path")
+    try:
+        if config_file is not None:
+            cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_file}})
+            return cls(**overrides)
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
+            lines.append(f"{name}: {problem['msg']} (got {problem.get('input')!r})")
+        raise SettingsError(
+            "invalid settings:\n  " + "\n  ".join(lines) + "\nFix them in the environment, .env or the settings file."
+        ) from None
+    except Exception as error:  # a malformed TOML or .env file
+        raise SettingsError(f"cannot read settings: {error}") from None

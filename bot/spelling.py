@@ -1,0 +1,42 @@
+"""Spelling correction for question terms the corpus does not contain.
+
+Readers misspell names ("Lavorv", "Dvornikv", "Pashinyn"). A question term that
+is not in the index is replaced by the index term one edit away (insertion,
+deletion, substitution or swap of neighbours), the most frequent one if
+several are. Works on analyzed terms, after transliteration folding, so it
+only has to catch true typos. Candidates are generated, not searched for, so
+the cost does not grow with the vocabulary.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+MIN_LENGTH = 6  # shorter terms have too many real-word neighbours ("paint" is not a typo of "point")
+_LETTERS = string.ascii_lowercase
+
+
+def correct(term: str, vocabulary: Mapping[str, int]) -> str | None:
+    """The vocabulary term that `term` most likely misspells, or None.
+
+    `vocabulary` maps each index term to its document frequency.
+    """
+    if term in vocabulary or len(term) < MIN_LENGTH or not term.isalpha():
+        return None
+    best: tuple[int, str] | None = None
+    for candidate in _one_edit(term):
+        frequency = vocabulary.get(candidate, 0)
+        if frequency and (best is None or (frequency, candidate) > best):
+            best = (frequency, candidate)
+    return best[1] if best else None
+
+
+def _one_edit(term: str) -> set[str]:
+    letters = set(_LETTERS) | set(term)
+    splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
+    deletes = {left + right[1:] for left, right in splits if right}
+    swaps = {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
+    replaces = {left + c + right[1:] for left, right in splits if right for c in letters}
+    inserts = {left + c + right for left, right in splits for c in letters}
+    return deletes | swaps | replaces | inserts
