@@ -6,6 +6,7 @@ builds a new one and swaps it in whole.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,12 @@ class Hit:
     score: float  # BM25+ score above the no-match baseline
 
 
+def passage_key(passage_id: str) -> str:
+    """A short (12-character) stable key for a passage id, for places with tight limits
+    such as Telegram's 64-byte button data."""
+    return hashlib.blake2b(passage_id.encode(), digest_size=9).hexdigest()[:12]
+
+
 class Library:
     def __init__(self, documents: Sequence[Document]) -> None:
         if not documents:
@@ -43,10 +50,15 @@ class Library:
         self.documents: Mapping[str, Document] = {d.doc_id: d for d in documents}
         self.passages: tuple[Passage, ...] = tuple(p for d in documents for p in split_passages(d))
         self._by_id = {p.passage_id: p for p in self.passages}
+        self._by_key = {passage_key(p.passage_id): p for p in self.passages}
         self._ranker = Bm25Ranker([analysis.terms(p.text) for p in self.passages])
 
     def passage(self, passage_id: str) -> Passage | None:
         return self._by_id.get(passage_id)
+
+    def passage_by_key(self, key: str) -> Passage | None:
+        """The passage whose `passage_key` is `key`, if the corpus still has it."""
+        return self._by_key.get(key)
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return [p for p in self.passages if p.doc_id == doc_id]
