@@ -6,8 +6,9 @@ Steps, in order, for each word of the text:
    ``bairamov``) and invisible format characters (zero-width joiners, soft hyphens),
    case-fold.
 2. Stop words: the Snowball English list plus a few question fillers.
-3. Stemming: irregular past forms to their verb (met -> meet), then the
-   Snowball English stemmer (PyStemmer).
+3. Stemming: irregular past forms to their verb (met -> meet), a short list of
+   synonyms news readers use interchangeably to one word (truce -> ceasefire,
+   defence -> defense), then the Snowball English stemmer (PyStemmer).
 4. Transliteration folding: the articles and their readers spell Armenian,
    Russian and Azerbaijani names differently (Pashinian / Pashinyan / Pachinian,
    Harutiunian / Harutyunyan, Gyumri / Gumri, Shusha / Choucha, Aliev / Aliyev).
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"
 
 # Snowball's English stop word list (snowballstem.org), plus question fillers.
 STOP_WORDS = frozenset(
@@ -47,7 +48,7 @@ STOP_WORDS = frozenset(
     before after above below to from up down in out on off over under again further then once here there when
     where why how all any both each few more most other some such no nor not only own same so than too very
     s t can will just don should now
-    please tell know anything something whether whats whos many much happen happened
+    please tell know anything something whether whats whos many much happen happened say says said saying
     """.split()
 )
 
@@ -74,11 +75,33 @@ _IRREGULAR = {
         "ride": "rode ridden", "rise": "rose risen", "run": "ran", "say": "said", "see": "saw seen",
         "seek": "sought", "sell": "sold", "send": "sent", "shake": "shook shaken", "shoot": "shot",
         "sit": "sat", "speak": "spoke spoken", "spend": "spent", "stand": "stood", "steal": "stole stolen",
-        "strike": "struck", "swear": "swore sworn", "take": "took taken", "teach": "taught", "tear": "tore torn",
+        "strike": "struck", "swear": "swore sworn", "take": "took taken", "teach": "taught", "tell": "told", "tear": "tore torn",
         "think": "thought", "throw": "threw thrown", "understand": "understood", "wake": "woke woken",
         "wear": "wore worn", "win": "won", "withdraw": "withdrew withdrawn", "write": "wrote written",
     }.items()
     for past in forms.split()
+}
+# Words news readers use for the same thing, folded onto one (before stemming).
+# Kept small and unambiguous: each group is a set of interchangeable words, not related ones.
+_SYNONYMS = {
+    word: group.split()[0]
+    for group in (
+        "defense defence",
+        "ceasefire truce armistice",
+        "document documents paper papers",
+        "assure assured assures pledge pledged promise promised promises vow vowed",
+        "confidence trust trusted",
+        "settle settled resolve resolved solve solved",
+        "difficult hard",
+        "visit visits visited trip trips journey",
+        "foreign abroad overseas",
+        "prisoner prisoners pow pows",
+        "killed dead died deaths",
+        "troops soldiers",
+        "talks negotiations",
+        "spokesman spokesperson spokeswoman",
+    )
+    for word in group.split()
 }
 _DOUBLED = re.compile(r"(.)\1+")  # Aliiev -> Aliev
 
@@ -129,11 +152,15 @@ def term_of(word: str) -> str:
     if folded in STOP_WORDS or not folded:
         return ""
     folded = folded.replace("'", "")
-    term = _STEMMER.stemWord(_IRREGULAR.get(folded, folded))
+    folded = _IRREGULAR.get(folded, folded)
+    if folded in STOP_WORDS:  # "told" -> "tell"
+        return ""
+    term = _STEMMER.stemWord(_SYNONYMS.get(folded, folded))
     for before, after in _FOLDS:
         term = term.replace(before, after)
     term = _DOUBLED.sub(r"\1", term)
-    # Demonyms meet their countries: Russian -> Russia, Azerbaijani -> Azerbaijan.
-    if len(term) > 5 and term.endswith(("ian", "ani")):
-        term = term[:-1]
+    # Demonyms meet their countries: Russian -> Russia, Azerbaijani -> Azerbaijan;
+    # adverbs meet their adjectives: militarily -> military (the stemmer keeps them apart).
+    if len(term) > 5 and term.endswith(("ian", "ani", "ili")):
+        term = term[:-1] if term[-1] == "n" or term[-2] == "n" else term[:-2]
     return term

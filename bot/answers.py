@@ -4,8 +4,9 @@ For each top passage the excerpt is the window of one or two consecutive
 sentences that holds the most of the question's weight (idf of the question
 terms it contains). An excerpt is a span of the article text, never rewritten.
 
-Refusal: a question is answered only when the best excerpt holds at least
-`min_match` of the question's total term weight. Terms the corpus has never
+Refusal: an excerpt is quoted only when it holds at least `min_match` of the
+question's total term weight, and at least two distinct question terms (one
+for a one-word question). A question with no such excerpt is refused. Terms the corpus has never
 seen weigh the most, so "Who painted the Mona Lisa?" (no corpus term at all)
 and "What is the exchange rate of the euro?" (one weak term) are refused. The
 default threshold was calibrated on tests/data/questions.jsonl: see
@@ -28,7 +29,8 @@ from bot.passages import Passage, is_heading, sentence_spans
 from bot.search import Hit, Library, Query
 
 MAX_SENTENCES = 2
-SCORE_WEIGHT = 0.25  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score)
+MIN_MATCHED_TERMS = 2  # an excerpt must hold two of the question's terms (or its only one)
+SCORE_WEIGHT = 1.0  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score)
 CANDIDATES_PER_EXCERPT = 4  # passages ranked per excerpt wanted, to survive de-duplication
 DUPLICATE_OVERLAP = 0.8  # excerpts sharing this share of the shorter one's terms are shown once
 
@@ -41,6 +43,7 @@ class Excerpt:
     end: int
     score: float  # the passage's BM25+ score
     match: float  # share of the question's term weight this excerpt holds, 0..1
+    matched: int  # how many distinct question terms the excerpt holds
     marks: tuple[tuple[int, int], ...]  # spans of question terms, relative to `text`
 
     @property
@@ -64,7 +67,7 @@ class Answer:
 _ASKS_WHEN = re.compile(r"\b(when|what (year|date|day|month|time)|how long ago)\b", re.IGNORECASE)
 _ASKS_COUNT = re.compile(r"\bhow (many|much)\b", re.IGNORECASE)
 _TIME = re.compile(
-    r"\b(1[5-9]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|January|February|March|April|May|June|July|August|September|"
+    r"\b(1[5-9]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)|January|February|March|April|May|June|July|August|September|"
     r"October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
     r"Thursday|Friday|Saturday|Sunday|yesterday|today|tonight|tomorrow|morning|evening|night|ago|"
     r"(day|week|month|year|decade|centur(y|ie))s?|1990s|\d{4}s)\b",
@@ -104,7 +107,7 @@ def answer_question(
     excerpts: list[Excerpt] = []
     seen: list[frozenset[str]] = []
     for excerpt in candidates:
-        if excerpt.match < min_match:
+        if excerpt.match < min_match or excerpt.matched < min(MIN_MATCHED_TERMS, len(query.weights)):
             continue
         excerpt_terms = frozenset(analysis.terms(excerpt.text))
         if any(_overlap(excerpt_terms, other) >= DUPLICATE_OVERLAP for other in seen):
@@ -142,7 +145,8 @@ def _best_excerpt(library: Library, hit: Hit, query: Query) -> Excerpt:
         if start <= t.start + offset and t.end + offset <= end
     )
     total = query.total_weight or 1.0
-    return Excerpt(document, hit.passage, start, end, hit.score, weight / total, marks)
+    matched = len({t.term for t in found if start <= t.start + offset and t.end + offset <= end})
+    return Excerpt(document, hit.passage, start, end, hit.score, weight / total, matched, marks)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:

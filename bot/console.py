@@ -25,7 +25,7 @@ def render_answer(answer: Answer, *, color: bool = False) -> str:
     blocks = []
     for number, excerpt in enumerate(answer.excerpts, start=1):
         quote = _marked(excerpt) if color else excerpt.text
-        lines = [f"[{number}] “{quote}”", f"    — {citation(excerpt.document, excerpt.passage.number)}"]
+        lines = [f"[{number}] {quote}", f"    — {citation(excerpt.document, excerpt.passage.number)}"]
         if excerpt.document.url:
             lines.append(f"      {excerpt.document.url}")
         blocks.append("\n".join(lines))

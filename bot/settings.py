@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(Path("corpus"), description="Folder holding the article files (.md or .txt).")
     top_k: int = Field(3, ge=1, le=10, description="Most excerpts in one answer.")
     min_match: float = Field(
-        0.4,
+        0.3,
         ge=0.0,
         le=1.0,
         description="Share of a question's term weight the best excerpt must hold, else the bot says "
