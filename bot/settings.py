@@ -126,4 +126,5 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
             "invalid settings:\n  " + "\n  ".join(lines) + "\nFix them in the environment, .env or the settings file."
         ) from None
     except Exception as error:  # a malformed TOML or .env file
-        raise SettingsError(f"cannot read settings: {error}") from None
+        source = config_file or f"{DEFAULT_CONFIG_FILE} or .env"
+        raise SettingsError(f"cannot read the settings in {source}: {error}") from None
