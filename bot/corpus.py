@@ -85,7 +85,8 @@ def parse_document(doc_id: str, raw: str) -> Document:
     body = raw
     first_line, _, rest = raw.partition("\n")
     if first_line.strip() == "---":
-        header, sep, after = rest.partition("\n---")
+        header, sep, after = ("\n" + rest).partition("\n---")  # "\n" + : an empty header closes at once
+        header = header[1:]
         if not sep:
             raise DocumentFormatError(
                 "the header opened with '---' is never closed; add a line '---' after the last header line"
@@ -151,18 +152,28 @@ def load_corpus(folder: Path, *, max_file_bytes: int) -> LoadedCorpus:
                                                "that holds the article files", True),))
     root = folder.resolve()
     documents: list[Document] = []
+    loaded_from: dict[str, Path] = {}  # doc_id -> file: ids must be unique (a.md and a.txt clash)
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.suffix.lower() not in SUFFIXES:
             continue
         document = _load_file(path, root, max_file_bytes, problems)
-        if document is not None:
-            documents.append(document)
+        if document is None:
+            continue
+        if document.doc_id in loaded_from:
+            problems.append(CorpusProblem(str(path), f"has the same name as {loaded_from[document.doc_id].name} "
+                                          "apart from its suffix, so both would be article "
+                                          f"{document.doc_id!r}; rename or remove one of them"))
+            continue
+        loaded_from[document.doc_id] = path
+        documents.append(document)
     if not documents and not problems:
         problems.append(CorpusProblem(str(folder), "the corpus folder has no .md or .txt files; add articles "
                                       "(see 'Corpus format' in README.md)", True))
     elif not documents:
-        problems.append(CorpusProblem(str(folder), "no file in the corpus folder could be loaded; fix the files "
-                                      "named above", True))
+        # One line that names every bad file, since callers may show only this fatal problem.
+        files = "; ".join(f"{Path(p.path).name} {p.message}" for p in problems)
+        problems.append(CorpusProblem(str(folder), f"no file in the corpus folder could be loaded; fix them: {files}",
+                                      True))
     return LoadedCorpus(tuple(documents), tuple(problems))
 
 
