@@ -108,6 +108,9 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
 
 
+_SECRET_FIELDS = frozenset({"token", "webhook_secret"})
+
+
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
     """Read settings from all sources; raise SettingsError with a readable message."""
     if config_file is not None and not config_file.is_file():
@@ -120,10 +123,14 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
-            lines.append(f"{name}: {problem['msg']} (got {problem.get('input')!r})")
+            field = "_".join(str(part) for part in problem["loc"])
+            name = ENV_PREFIX + field.upper()
+            # Never echo a secret's value, not even a mistyped one.
+            got = "" if field in _SECRET_FIELDS else f" (got {problem.get('input')!r})"
+            lines.append(f"{name}: {problem['msg']}{got}")
+        # One line, like every other error the CLI prints.
         raise SettingsError(
-            "invalid settings:\n  " + "\n  ".join(lines) + "\nFix them in the environment, .env or the settings file."
+            "invalid settings: " + "; ".join(lines) + "; fix them in the environment, .env or the settings file"
         ) from None
     except Exception as error:  # a malformed TOML or .env file
         source = config_file or f"{DEFAULT_CONFIG_FILE} or .env"
