@@ -97,12 +97,12 @@ def parse_document(doc_id: str, raw: str) -> Document:
             match = _HEADER_LINE.match(line.strip())
             if not match:
                 raise DocumentFormatError(
-                    f"header line {number} is not 'key: value': {line.strip()[:60]!r}"
+                    f"header line {number} is not 'key: value': {line.strip()[:60]!r}; fix or remove the line"
                 )
             key, value = match.group(1).lower(), match.group(2).strip()
             if key not in HEADER_KEYS:
                 raise DocumentFormatError(
-                    f"header line {number} has unknown key {key!r}; known keys: {', '.join(HEADER_KEYS)}"
+                    f"header line {number} has unknown key {key!r}; use one of {', '.join(HEADER_KEYS)} or remove the line"
                 )
             meta[key] = value
         # Drop the rest of the closing '---' line and the blank lines after it.
@@ -120,7 +120,7 @@ def parse_document(doc_id: str, raw: str) -> Document:
             ) from None
     body = body.rstrip()
     if not body.strip():
-        raise DocumentFormatError("the file has a header but no article text after it")
+        raise DocumentFormatError("the file has a header but no article text after it; add the text after the closing '---' line")
     return Document(
         doc_id=doc_id,
         title=title,
