@@ -1,0 +1,122 @@
+"""The analyzer: questions and passages spelled differently must meet on the same index terms."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from bot.analysis import terms, tokens
+
+
+def same_terms(a: str, b: str) -> bool:
+    return terms(a) == terms(b) != []
+
+
+# The spellings SOURCES.md says readers will type, and the corpus uses.
+VARIANTS = [
+    ("Pashinian", "Pashinyan"),
+    ("Pashinian", "Pachinian"),
+    ("Pashinyan", "Pachinian"),
+    ("Harutiunian", "Harutyunyan"),
+    ("Gyumri", "Gumri"),
+    ("Shusha", "Choucha"),
+    ("Aliev", "Aliyev"),
+    ("Mnatsakanian", "Mnatsakanyan"),
+    ("Baïramov", "Bayramov"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), VARIANTS, ids=[f"{a}-{b}" for a, b in VARIANTS])
+def test_transliteration_variants_meet(a, b):
+    assert same_terms(a, b)
+    assert same_terms(a.upper(), b.lower())
+    assert same_terms(f"{a}’s", b)  # possessive, typographic apostrophe
+    assert same_terms(f"{a}'s", b)
+
+
+def test_different_names_stay_apart():
+    assert terms("Pashinian") != terms("Putin")
+    assert terms("Gyumri") != terms("Syunik")
+    assert terms("Aliev") != terms("Lavrov")
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("PUTIN", "Putin"),
+        ("putin", "Putin"),
+        (unicodedata.normalize("NFD", "Baïramov"), unicodedata.normalize("NFC", "Baïramov")),  # decomposed accent
+        ("Baïramov", "Bairamov"),  # accent dropped
+        ("Pashi\u200bnian", "Pashinian"),  # zero-width space inside the word
+        ("Pashi\u200dnian", "Pashinian"),  # zero-width joiner
+        ("Pashi\u00adnian", "Pashinian"),  # soft hyphen
+        ("\ufeffPashinian", "Pashinian"),  # stray byte order mark
+        ("Ｐａｓｈｉｎｉａｎ", "Pashinian"),  # fullwidth letters
+        ("ＰＵＴＩＮ", "putin"),
+        ("Moscow’s", "Moscow's"),
+    ],
+)
+def test_case_and_unicode_normalisation(typed, stored):
+    assert same_terms(typed, stored)
+
+
+def test_a_zero_width_character_does_not_split_a_word():
+    assert len(terms("Pashi\u200bnian")) == 1
+
+
+def test_stop_words_are_dropped():
+    assert terms("What is the of and who did it") == []
+    assert terms("Why did Russia deploy border guards in Syunik?") == terms("Russia deploy border guards Syunik")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!...", "🙂🇦🇲🙏", "— – … « » “ ”", "the a an of to"])
+def test_text_without_words_has_no_terms(text):
+    assert terms(text) == []
+    assert list(tokens(text)) == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("peacekeepers", "peacekeeper"),
+        ("deployed", "deploy"),
+        ("deployment", "deploy"),
+        ("negotiating", "negotiate"),
+        ("guards", "guard"),
+        ("met", "meeting"),  # irregular past form meets its verb
+        ("Russian", "Russia"),  # a demonym meets its country
+        ("Armenians", "Armenia"),
+    ],
+)
+def test_stemming_brings_word_forms_together(a, b):
+    assert same_terms(a, b)
+
+
+def test_repeats_are_kept_for_term_frequency():
+    assert terms("border border border") == terms("border") * 3
+
+
+def test_numbers_are_terms_and_thousands_separators_do_not_matter():
+    assert terms("2,000 peacekeepers")[0] == terms("2000")[0]
+    assert terms("1997") == ["1997"]
+
+
+def test_token_spans_point_at_the_words_in_the_original_text():
+    text = "Mr. Pashi\u200bnian’s office: ＰＵＴＩＮ met Baïramov in Gyumri — “urgent” talks, 2,000 troops."
+    found = list(tokens(text))
+    words = [text[t.start : t.end] for t in found]
+    assert words == [
+        "Mr", "Pashi\u200bnian’s", "office", "ＰＵＴＩＮ", "met", "Baïramov", "Gyumri", "urgent", "talks", "2,000",
+        "troops",
+    ]
+    for token in found:
+        assert token.term == terms(text[token.start : token.end])[0]
+    assert [t.term for t in found] == terms(text)
+
+
+def test_token_spans_survive_decomposed_accents():
+    text = "Djeyhoun " + unicodedata.normalize("NFD", "Baïramov") + " arrived."
+    (_, bayramov, arrived) = tokens(text)
+    assert text[bayramov.start : bayramov.end] == unicodedata.normalize("NFD", "Baïramov")
+    assert text[arrived.start : arrived.end] == "arrived"
