@@ -1,0 +1,263 @@
+"""Answers: verbatim excerpts with citations, question words marked, refusals when the corpus
+has nothing, paging, and no duplicates."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot import analysis
+from bot.answers import Answer, answer_question
+from bot.search import Library
+
+from conftest import CORPUS, DEFAULTS, make_library, questions
+
+SYUNIK_SENTENCE = (
+    "Russia deployed soldiers and border guards in Syunik during and after the Karabakh war to help the "
+    "Armenian military defend the region against possible Azerbaijani attacks."
+)
+
+HOSTILE = [
+    "",
+    " ",
+    "\n\t\r\n",
+    "\x00\x01\x02",
+    "?",
+    "???!!!...",
+    "🙂🙂🙂 🇦🇲",
+    "the of and what is who",
+    "What is it?",
+    "\u0301\u0301 combining marks alone \u200b\u200b",
+    "\u202eRight-to-left override Pashinian\u202c",
+    "\ud800 lone surrogate Pashinian",
+    ".*[(\\ regex ) characters | ^$ Syunik",
+    "<b>Pashinian</b> <script>alert(1)</script>",
+    "Robert'); DROP TABLE articles;-- border",
+    "Пашинян Путин граница",
+    "Փաշինյան Պուտին",
+    "PASHINIAN PASHINIAN PASHINIAN border border",
+    "Pashinian " * 400,
+    "Syunik" + "!" * 3000,
+    "Mr. U.S. J. R. e.g. i.e.",
+    "2,000 1,250 1997 44-day 30,000",
+    "Gyumri’s “base” — Gumri, ‘Choucha’…",
+    "ｂｏｒｄｅｒ ｇｕａｒｄｓ",
+    "a" * 5000,
+]
+
+
+def ask(library: Library, question: str, **options) -> Answer:
+    options.setdefault("limit", DEFAULTS.top_k)
+    options.setdefault("min_match", DEFAULTS.min_match)
+    return answer_question(library, question, **options)
+
+
+def raw_file_text(document) -> str:
+    """The article file as written on disk (for the seed corpus), else the text given to the library."""
+    paths = [p for p in CORPUS.iterdir() if p.stem == document.doc_id]
+    return paths[0].read_text(encoding="utf-8") if paths else document.text
+
+
+def assert_verbatim(library: Library, answer: Answer) -> None:
+    for excerpt in answer.excerpts:
+        document = excerpt.document
+        assert document is library.documents[excerpt.passage.doc_id]
+        assert excerpt.text == document.text[excerpt.start : excerpt.end]
+        assert excerpt.text in raw_file_text(document)  # exactly as the article file has it
+        assert excerpt.text == excerpt.text.strip() != ""
+        passage = excerpt.passage
+        assert passage.start <= excerpt.start < excerpt.end <= passage.end
+
+
+def assert_marks_point_at_question_terms(answer: Answer) -> None:
+    for excerpt in answer.excerpts:
+        text = excerpt.text
+        assert excerpt.marks, "an answering excerpt holds at least one question word"
+        assert list(excerpt.marks) == sorted(excerpt.marks)
+        for (start, end), (next_start, _) in zip(excerpt.marks, excerpt.marks[1:]):
+            assert end <= next_start
+        for start, end in excerpt.marks:
+            assert 0 <= start < end <= len(text)
+            word_terms = analysis.terms(text[start:end])
+            assert len(word_terms) == 1 and word_terms[0] in answer.terms, text[start:end]
+
+
+# --- verbatim excerpts and marks, over every question and some hostile strings ----------------
+
+
+@pytest.mark.parametrize("question", questions() + HOSTILE)
+def test_every_excerpt_is_an_exact_substring_with_marks_on_question_words(library, question):
+    answer = ask(library, question)
+    assert answer.question == question
+    assert answer.answered == bool(answer.excerpts)
+    assert len(answer.excerpts) <= DEFAULTS.top_k
+    assert_verbatim(library, answer)
+    assert_marks_point_at_question_terms(answer)
+    for excerpt in answer.excerpts:
+        assert 0 < excerpt.match <= 1 + 1e-9
+        assert excerpt.match >= DEFAULTS.min_match
+        assert excerpt.score > 0
+
+
+@pytest.mark.parametrize("question", questions())
+def test_an_answer_never_quotes_the_same_text_twice(library, question):
+    texts = [e.text for e in ask(library, question, limit=10).excerpts]
+    assert len(texts) == len(set(texts))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/spelling.py builds every one-edit variant of an unknown term however long it is: "
+    "a 3,000-letter word takes ~1 s and ~450 MB, 4,096 letters (a full Telegram message) ~2.5 s and ~800 MB",
+)
+def test_a_very_long_single_word_is_answered_quickly(library):
+    """A Telegram message can hold 4,096 characters; one long 'word' must not stall the bot."""
+    import random
+    import string
+
+    rng = random.Random(7)
+    word = "".join(rng.choice(string.ascii_lowercase) for _ in range(3000))
+    assert len(analysis.terms(word)[0]) > 1000  # still one long term after analysis
+    started = time.perf_counter()
+    answer = ask(library, word)
+    assert time.perf_counter() - started < 0.25
+    assert not answer.answered
+
+
+# --- the reference question ------------------------------------------------------------------
+
+
+def test_why_did_russia_deploy_border_guards_in_syunik(library):
+    answer = ask(library, "Why did Russia deploy border guards in Syunik?")
+    assert answer.answered
+    first = answer.excerpts[0]
+    assert SYUNIK_SENTENCE in first.text
+    document = first.document
+    assert document.title == "Putin, Pashinian Discuss Armenian-Azeri Border Crisis"
+    assert document.publisher.startswith("Azatutyun")
+    assert document.published == "2021-05-14"
+    assert document.url == "https://www.azatutyun.am/a/31255136.html"
+    marked = {first.text[s:e] for s, e in first.marks}
+    assert {"Russia", "deployed", "border", "guards", "Syunik"} <= marked
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "why did russia deploy border guards in syunik",
+        "Why did Russia deploy border guards in Syunik???",
+        "WHY DID RUSSIA DEPLOY BORDER GUARDS IN SYUNIK?",
+        "Why did Russia  deploy\tborder guards in Syunik?",
+    ],
+)
+def test_case_spacing_and_punctuation_do_not_change_the_answer(library, question):
+    assert SYUNIK_SENTENCE in ask(library, question).excerpts[0].text
+
+
+def test_transliterated_name_finds_the_other_spelling(library):
+    """The AFP story spells him Pachinian and Pashinian; others Pashinyan. Any spelling finds all."""
+    for spelling in ("Pashinian", "Pashinyan", "Pachinian"):
+        excerpts = ask(library, f"What did {spelling} ask Putin for?", limit=10).excerpts
+        doc_ids = {e.document.doc_id for e in excerpts}
+        assert len(doc_ids) >= 2, (spelling, doc_ids)
+
+
+# --- refusals and questions without words ------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["Who painted the Mona Lisa?", "What is the exchange rate of the euro?"])
+def test_questions_the_corpus_cannot_answer_are_refused(library, question):
+    answer = ask(library, question)
+    assert not answer.answered
+    assert answer.excerpts == ()
+    assert answer.terms  # it had words; the corpus just has nothing on them
+    assert not answer.more
+
+
+@pytest.mark.parametrize("question", ["", "   ", "the of and is what who", "🙂🙂🙂", "?!?!", "…", "— – -"])
+def test_question_without_words_is_handled(library, question):
+    answer = ask(library, question)
+    assert answer.terms == ()
+    assert not answer.answered and answer.excerpts == () and not answer.more
+
+
+# --- limit, offset and more -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 10])
+def test_limit_is_respected(library, limit):
+    for question in ("Pashinian", "border guards", "Why did Russia deploy border guards in Syunik?"):
+        assert len(ask(library, question, limit=limit).excerpts) <= limit
+
+
+def test_broad_question_fills_the_limit_and_says_there_is_more(library):
+    answer = ask(library, "Pashinian", limit=2)
+    assert len(answer.excerpts) == 2
+    assert answer.more
+
+
+@pytest.mark.parametrize("question", ["Pashinian", "border", "Why did Russia deploy border guards in Syunik?"])
+def test_paging_with_offset_continues_where_the_last_page_stopped(library, question):
+    everything = [(e.passage.passage_id, e.start) for e in ask(library, question, limit=9).excerpts]
+    paged, offset = [], 0
+    while True:
+        page = ask(library, question, limit=2, offset=offset)
+        assert len(page.excerpts) <= 2
+        paged += [(e.passage.passage_id, e.start) for e in page.excerpts]
+        if not page.more:
+            break
+        assert len(page.excerpts) == 2  # "more" is only said when a full page was shown
+        offset += 2
+        assert offset < 50
+    assert paged[: len(everything)] == everything
+    assert len(paged) == len(set(paged))  # no excerpt shown twice across pages
+    assert ask(library, question, limit=2, offset=offset + 2).excerpts == ()
+
+
+def test_offset_past_the_end_is_empty_not_an_error(library):
+    answer = ask(library, "Syunik", offset=500)
+    assert answer.excerpts == () and not answer.more
+
+
+# --- near-duplicates and small corpora ---------------------------------------------------------
+
+
+def test_near_duplicate_excerpts_are_shown_once():
+    library = make_library({
+        "wire-a": "Russia deployed soldiers and border guards in Syunik to help defend the region.\n\n"
+                  "The weather was warm in Yerevan.",
+        "wire-b": "Russia deployed soldiers and border guards in Syunik to help defend the region, officials said."
+                  "\n\nMarkets were calm.",
+        "other": "Armenian border guards patrol near Syunik every night since the clashes began.\n\n"
+                 "The talks in Geneva failed.",
+    })
+    answer = ask(library, "Why did Russia deploy border guards in Syunik?", limit=5)
+    texts = [e.text for e in answer.excerpts]
+    assert sum("Russia deployed soldiers and border guards in Syunik" in t for t in texts) == 1
+    assert any(t.startswith("Armenian border guards patrol") for t in texts)
+    assert_verbatim(library, answer)
+
+
+def test_seed_photo_caption_is_not_quoted_twice(library):
+    texts = [e.text for e in ask(library, "Pashinian Putin Kremlin meet April 7", limit=10).excerpts]
+    caption = "meet at the Kremlin in Moscow, April 7, 2021"
+    assert sum(caption in t for t in texts) <= 1
+
+
+def test_one_article_corpus_answers_and_refuses():
+    library = make_library({"only": "Russia deployed border guards in Syunik.\n\nThe talks in Geneva failed."})
+    answer = ask(library, "Where did Russia deploy border guards?")
+    assert [e.text for e in answer.excerpts] == ["Russia deployed border guards in Syunik."]
+    assert answer.excerpts[0].document.url == "https://example.org/only"
+    assert not ask(library, "Who painted the Mona Lisa?").answered
+
+
+def test_excerpt_is_at_most_two_sentences_of_its_passage():
+    long = " ".join(f"Sentence {i} mentions nothing special." for i in range(8))
+    library = make_library({"doc": long + " Russia deployed border guards in Syunik. " + long})
+    (excerpt,) = ask(library, "Russia border guards Syunik").excerpts
+    assert excerpt.text.startswith("Russia deployed border guards in Syunik.") or excerpt.text.endswith(
+        "Russia deployed border guards in Syunik."
+    )
+    assert len(excerpt.text) < len(excerpt.passage.text)
