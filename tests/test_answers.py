@@ -62,7 +62,7 @@ def raw_file_text(document) -> str:
 def assert_verbatim(library: Library, answer: Answer) -> None:
     for excerpt in answer.excerpts:
         document = excerpt.document
-        assert document is library.documents[excerpt.passage.doc_id]
+        assert document == library.documents[excerpt.passage.doc_id]
         assert excerpt.text == document.text[excerpt.start : excerpt.end]
         assert excerpt.text in raw_file_text(document)  # exactly as the article file has it
         assert excerpt.text == excerpt.text.strip() != ""
