@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.corpus import Document
+from bot import search
 from bot.search import Library, load_library
 from bot.settings import Settings
 
@@ -61,13 +62,20 @@ def write_corpus(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-def make_library(documents: dict[str, str]) -> Library:
-    """A Library over in-memory article texts (doc_id -> text; paragraphs separated by blank lines)."""
-    return Library([
+def make_library(documents: dict[str, str], engine: str | None = None) -> Library:
+    """A Library over in-memory article texts (doc_id -> text; paragraphs separated by blank lines),
+    ranked by `engine` when given (see `ENGINES`), else by the library's default."""
+    values = [
         Document(doc_id=doc_id, title=f"Title of {doc_id}", publisher="Test Wire", published="2021-05-14",
                  url=f"https://example.org/{doc_id}", text=text)
         for doc_id, text in documents.items()
-    ])
+    ]
+    return Library(values) if engine is None else Library(values, engine=engine)
+
+
+# The ranking engines a Library can be built with, when it offers a choice (bot.search.ENGINES);
+# ranking properties must hold for each. [None]: the library's only engine.
+ENGINES: list[str | None] = [e for e in getattr(search, "ENGINES", ()) if e != "auto"] or [None]
 
 
 @pytest.fixture

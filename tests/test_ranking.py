@@ -3,6 +3,7 @@ ones, and a passage sharing no term with the question is never returned.
 
 Corpora of one, two and three articles are where BM25Okapi goes wrong (a term in exactly half
 the passages gets idf 0, in more than half a negative one), so these cases come first.
+When the library offers several ranking engines (`bot.search.ENGINES`), each test runs on each.
 """
 
 from __future__ import annotations
@@ -10,10 +11,35 @@ from __future__ import annotations
 import pytest
 
 from bot import analysis
+from bot.corpus import load_corpus
 from bot.ranking import Bm25Ranker
 from bot.search import Library
 
-from conftest import make_library, questions
+from conftest import CORPUS, DEFAULTS, ENGINES, make_library, questions
+
+
+@pytest.fixture(params=ENGINES, ids=lambda engine: engine or "default")
+def engine(request) -> str | None:
+    """Tests that take it run once per ranking engine."""
+    return request.param
+
+
+@pytest.fixture
+def build(engine):
+    """build({doc_id: text}) -> a Library ranked by this test's engine."""
+    return lambda documents: make_library(documents, engine=engine)
+
+
+_seed_libraries: dict[str | None, Library] = {}
+
+
+@pytest.fixture
+def library(engine) -> Library:
+    """The seed corpus, ranked by this test's engine (built once per engine)."""
+    if engine not in _seed_libraries:
+        documents = load_corpus(CORPUS, max_file_bytes=DEFAULTS.max_file_bytes).documents
+        _seed_libraries[engine] = Library(documents) if engine is None else Library(documents, engine=engine)
+    return _seed_libraries[engine]
 
 
 def search(library: Library, text: str, k: int = 10) -> list[tuple[str, float]]:
@@ -34,19 +60,19 @@ def assert_well_formed(library: Library, text: str, k: int = 10) -> None:
 # --- one article ------------------------------------------------------------------------------
 
 
-def test_one_article_one_passage_is_found():
-    library = make_library({"only": "Russia deployed border guards in Syunik."})
+def test_one_article_one_passage_is_found(build):
+    library = build({"only": "Russia deployed border guards in Syunik."})
     ((passage_id, score),) = search(library, "Why are there border guards in Syunik?")
     assert passage_id == "only:1" and score > 0
 
 
-def test_one_article_one_passage_and_an_unrelated_question():
-    library = make_library({"only": "Russia deployed border guards in Syunik."})
+def test_one_article_one_passage_and_an_unrelated_question(build):
+    library = build({"only": "Russia deployed border guards in Syunik."})
     assert search(library, "Who painted the Mona Lisa?") == []
 
 
-def test_one_article_term_in_exactly_half_of_its_passages():
-    library = make_library({"only": "Russia deployed border guards in Syunik.\n\nThe weather in Yerevan was warm."})
+def test_one_article_term_in_exactly_half_of_its_passages(build):
+    library = build({"only": "Russia deployed border guards in Syunik.\n\nThe weather in Yerevan was warm."})
     assert [pid for pid, _ in search(library, "Syunik")] == ["only:1"]
     assert [pid for pid, _ in search(library, "weather")] == ["only:2"]
     (_, score), = search(library, "Syunik")
@@ -56,8 +82,8 @@ def test_one_article_term_in_exactly_half_of_its_passages():
 # --- two articles -----------------------------------------------------------------------------
 
 
-def test_two_articles_term_in_one_of_them():
-    library = make_library({
+def test_two_articles_term_in_one_of_them(build):
+    library = build({
         "a": "Russia deployed border guards in Syunik.",
         "b": "Azerbaijan denied invading Armenia.",
     })
@@ -66,8 +92,8 @@ def test_two_articles_term_in_one_of_them():
     assert hits[0][1] > 0
 
 
-def test_two_articles_term_in_both_scores_both_above_zero():
-    library = make_library({
+def test_two_articles_term_in_both_scores_both_above_zero(build):
+    library = build({
         "a": "Russia deployed border guards in Syunik.",
         "b": "Azerbaijan and Armenia dispute the border.",
     })
@@ -76,8 +102,8 @@ def test_two_articles_term_in_both_scores_both_above_zero():
     assert all(score > 0 for _, score in hits)
 
 
-def test_two_articles_the_passage_with_more_question_terms_ranks_first():
-    library = make_library({
+def test_two_articles_the_passage_with_more_question_terms_ranks_first(build):
+    library = build({
         "a": "Azerbaijan and Armenia dispute the border.",
         "b": "Russia deployed border guards in Syunik.",
     })
@@ -96,41 +122,41 @@ THREE = {
 }
 
 
-def test_three_articles_term_in_two_of_three_passages_still_counts():
-    library = make_library(THREE)
+def test_three_articles_term_in_two_of_three_passages_still_counts(build):
+    library = build(THREE)
     hits = search(library, "border")  # in 3 of 4 passages: BM25Okapi's idf would be negative
     assert sorted(pid for pid, _ in hits) == ["a:1", "a:2", "b:1"]
     assert all(score > 0 for _, score in hits)
 
 
-def test_three_articles_ranking_follows_the_matched_terms():
-    library = make_library(THREE)
+def test_three_articles_ranking_follows_the_matched_terms(build):
+    library = build(THREE)
     hits = search(library, "Syunik border guards")
     assert hits[0][0] == "a:1"  # all three terms
     assert {pid for pid, _ in hits} == {"a:1", "a:2", "b:1"}
     assert "c:1" not in {pid for pid, _ in hits}
 
 
-def test_three_articles_rare_term_outranks_common_term():
-    library = make_library(THREE)
+def test_three_articles_rare_term_outranks_common_term(build):
+    library = build(THREE)
     hits = search(library, "Geneva border")
     assert hits[0][0] == "c:1"
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_k_limits_the_hits(k):
-    library = make_library(THREE)
+def test_k_limits_the_hits(build, k):
+    library = build(THREE)
     assert len(search(library, "border Syunik guards", k)) == min(k, 3)
 
 
-def test_k_zero_and_no_terms_give_nothing():
-    library = make_library(THREE)
+def test_k_zero_and_no_terms_give_nothing(build):
+    library = build(THREE)
     assert search(library, "border", 0) == []
     assert search(library, "what is the", 10) == []
 
 
-def test_ranking_is_the_same_every_time():
-    assert search(make_library(THREE), "border guards") == search(make_library(THREE), "border guards")
+def test_ranking_is_the_same_every_time(build):
+    assert search(build(THREE), "border guards") == search(build(THREE), "border guards")
 
 
 # --- the seed corpus and properties over every question ---------------------------------------
@@ -166,6 +192,6 @@ def test_empty_corpus_cannot_be_ranked_and_says_why():
         Bm25Ranker([])
 
 
-def test_empty_library_is_refused():
+def test_empty_library_is_refused(engine):
     with pytest.raises(ValueError):
-        Library([])
+        Library([]) if engine is None else Library([], engine=engine)
