@@ -82,14 +82,19 @@ def read_cases(path: Path) -> list[Case]:
         try:
             record = json.loads(line)
             question = record["question"]
-            answers = record.get("answers")
-            if not isinstance(question, str) or not (
-                answers is None or (isinstance(answers, list) and all(isinstance(a, str) for a in answers))
+            # "answers" is required: a misspelled key must not silently turn a question into
+            # one the bot has to refuse. A list needs at least one non-empty string ("" is in
+            # every excerpt, and [] could never be hit).
+            answers = record["answers"]
+            if not isinstance(question, str) or not question.strip() or not (
+                answers is None
+                or (isinstance(answers, list) and answers and all(isinstance(a, str) and a for a in answers))
             ):
                 raise TypeError
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             raise QuestionFileError(
-                f'{path}:{number}: expected {{"question": "...", "answers": ["...", ...] or null}}'
+                f'{path}:{number}: expected {{"question": "...", "answers": ["...", ...] or null}} '
+                "(answers: strings a correct excerpt contains, or null for a question the bot must refuse)"
             ) from None
         cases.append(Case(question, tuple(answers) if answers is not None else None))
     if not cases:

@@ -261,11 +261,16 @@ def test_eval_on_the_shared_question_set_runs(tmp_path):
         ('{"question": "q", "answers": "a string, not a list"}\n', ":1:"),
         ('{"question": "q", "answers": [1, 2]}\n', ":1:"),
         ('["question", "answers"]\n', ":1:"),
+        ('{"question": "q", "answer": ["typo in the key"]}\n', ":1:"),
+        ('{"question": "q", "answers": []}\n', ":1:"),
+        ('{"question": "q", "answers": [""]}\n', ":1:"),
+        ('{"question": " ", "answers": null}\n', ":1:"),
         ("\n\n", "no questions"),
         (b"\xff\xfe{}", "cannot read"),
     ],
     ids=["bad json", "no question", "question not text", "answers not a list", "answers not text", "not an object",
-         "empty", "not UTF-8"],
+         "answers key missing", "no answer strings", "empty answer string", "blank question", "empty",
+         "not UTF-8"],
 )
 def test_eval_with_a_malformed_question_file_gives_one_error_line(seed_env, capsys, content, where):
     path = seed_env / "bad.jsonl"
