@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 from rank_bm25 import BM25Plus
@@ -31,7 +32,23 @@ from rank_bm25 import BM25Plus
 K1 = 1.5
 B = 0.75
 DELTA = 1.0
-_NO_MATCH = 1e-9  # scores at or below this share no term with the question
+NO_MATCH = 1e-9  # scores at or below this share no term with the question
+_NO_MATCH = NO_MATCH
+
+
+class Ranker(Protocol):
+    """What `bot.search.Library` needs from a ranking engine. Two engines implement it:
+    `Bm25Ranker` (rank-bm25, the reference) and `bot.bm25_engine.SparseBm25` (same scores,
+    postings-based, for large corpora)."""
+
+    document_frequency: Mapping[str, int]  # term -> passages holding it (the spelling vocabulary)
+
+    @property
+    def size(self) -> int: ...
+
+    def idf(self, term: str) -> float: ...
+
+    def top(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]: ...
 
 
 class Bm25Ranker:

@@ -6,15 +6,20 @@ builds a new one and swaps it in whole.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
-from bot import analysis, spelling
+import numpy as np
+
+from bot import analysis, passage_index, spelling
+from bot.bm25_engine import SparseBm25
 from bot.corpus import CorpusError, CorpusProblem, Document, load_corpus
-from bot.passages import Passage, split_passages
-from bot.ranking import Bm25Ranker
+from bot.passage_index import PassageIndex, key_number, passage_key
+from bot.passages import Passage
+from bot.ranking import Bm25Ranker, Ranker
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,31 +42,160 @@ class Hit:
     score: float  # BM25+ score above the no-match baseline
 
 
-def passage_key(passage_id: str) -> str:
-    """A short (12-character) stable key for a passage id, for places with tight limits
-    such as Telegram's 64-byte button data."""
-    return hashlib.blake2b(passage_id.encode(), digest_size=9).hexdigest()[:12]
+class PassageList(Sequence[Passage]):
+    """The library's passages in order, made into `Passage` objects only when asked for."""
+
+    __slots__ = ("_library",)
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+
+    def __len__(self) -> int:
+        return self._library._index.size
+
+    @overload
+    def __getitem__(self, i: int) -> Passage: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Passage]: ...
+    def __getitem__(self, i: int | slice) -> Passage | list[Passage]:
+        if isinstance(i, slice):
+            return [self._library._passage(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("passage index out of range")
+        return self._library._passage(i % n)
+
+    def __iter__(self) -> Iterator[Passage]:
+        return (self._library._passage(i) for i in range(len(self)))
+
+
+class DocumentMap(Mapping[str, Document]):
+    """doc_id -> Document over the index's arrays: each Document (with its text) is made when
+    asked for; the most recently used ones are kept, so asking twice gives the same object."""
+
+    __slots__ = ("_positions", "_load")
+
+    def __init__(self, positions: Mapping[str, int], load: Callable[[int], Document]) -> None:
+        self._positions = positions
+        self._load = load
+
+    def __getitem__(self, doc_id: str) -> Document:
+        return self._load(self._positions[doc_id])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._positions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+ENGINES = ("auto", "rank-bm25", "sparse")
+SPARSE_FROM = 2_000  # `auto` uses the sparse engine from this many passages (see README, Performance)
 
 
 class Library:
-    def __init__(self, documents: Sequence[Document]) -> None:
+    """Documents, their passages and a ranking engine, built once and never changed.
+
+    The content lives in a `PassageIndex` (numpy arrays, possibly memory-mapped from the
+    index cache); Passage objects are made on demand. `engine` picks the ranking engine:
+    "rank-bm25" (the reference), "sparse" (`bot.bm25_engine`, same scores) or "auto" (the
+    sparse engine from `sparse_from` passages on).
+    """
+
+    def __init__(self, documents: Sequence[Document], *, engine: str = "auto", sparse_from: int = SPARSE_FROM) -> None:
         if not documents:
             raise ValueError("the library needs at least one document")
-        self.documents: Mapping[str, Document] = {d.doc_id: d for d in documents}
-        self.passages: tuple[Passage, ...] = tuple(p for d in documents for p in split_passages(d))
-        self._by_id = {p.passage_id: p for p in self.passages}
-        self._by_key = {passage_key(p.passage_id): p for p in self.passages}
-        self._ranker = Bm25Ranker([analysis.terms(p.text) for p in self.passages])
+        by_id = {d.doc_id: d for d in documents}
+        self._setup(passage_index.build(documents), engine, sparse_from, None, by_id.__getitem__)
+
+    @classmethod
+    def from_index(
+        cls,
+        index: PassageIndex,
+        *,
+        engine: str = "auto",
+        sparse_from: int = SPARSE_FROM,
+        weights: np.ndarray | None = None,
+    ) -> Library:
+        """A library over an existing index (`weights`: the sparse engine's posting weights, if stored)."""
+        if index.document_count == 0:
+            raise ValueError("the library needs at least one document")
+        library = cls.__new__(cls)
+        library._setup(index, engine, sparse_from, weights, None)
+        return library
+
+    def _setup(
+        self,
+        index: PassageIndex,
+        engine: str,
+        sparse_from: int,
+        weights: np.ndarray | None,
+        by_id: Callable[[str], Document] | None,
+    ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        self._index = index
+        doc_ids = index.doc_ids.all()
+        self._doc_ids = doc_ids
+        self._positions = {doc_id: d for d, doc_id in enumerate(doc_ids)}  # a repeated id: the last one
+        load = functools.lru_cache(maxsize=_DOCUMENTS_KEPT)(index.document)
+        if by_id is not None:  # documents given in memory: serve those very objects
+            self._document_at: Callable[[int], Document] = lambda d: by_id(doc_ids[d])
+        else:
+            self._document_at = load
+        self.documents: Mapping[str, Document] = DocumentMap(self._positions, self._document_at)
+        self.passages: Sequence[Passage] = PassageList(self)
+        self._sorted_keys = index.passage_key[index.key_order]
+        use_sparse = engine == "sparse" or (engine == "auto" and index.size >= sparse_from)
+        self.engine = "sparse" if use_sparse else "rank-bm25"
+        if index.size == 0:
+            self._ranker: Ranker = Bm25Ranker([])  # raises the empty-corpus error
+        elif use_sparse:
+            self._ranker = SparseBm25(
+                index.terms.all(), index.term_postings, index.posting_passage, index.posting_count,
+                index.passage_length, weights,
+            )
+        else:
+            self._ranker = Bm25Ranker(_passage_terms(index))
+
+    @property
+    def index(self) -> PassageIndex:
+        return self._index
+
+    def _passage(self, i: int) -> Passage:
+        index = self._index
+        d = int(index.passage_doc[i])
+        document = self._document_at(d)
+        number = i - int(index.doc_passages[d]) + 1
+        start, end = int(index.passage_start[i]), int(index.passage_end[i])
+        return Passage(f"{document.doc_id}:{number}", document.doc_id, number, start, end, document.text[start:end])
 
     def passage(self, passage_id: str) -> Passage | None:
-        return self._by_id.get(passage_id)
+        doc_id, colon, number = passage_id.rpartition(":")
+        d = self._positions.get(doc_id) if colon else None
+        if d is None or not number.isdigit() or str(int(number)) != number:
+            return None
+        first, last = int(self._index.doc_passages[d]), int(self._index.doc_passages[d + 1])
+        i = first + int(number) - 1
+        return self._passage(i) if first <= i < last else None
 
     def passage_by_key(self, key: str) -> Passage | None:
         """The passage whose `passage_key` is `key`, if the corpus still has it."""
-        return self._by_key.get(key)
+        number = key_number(key)
+        if number is None:
+            return None
+        at = int(np.searchsorted(self._sorted_keys, np.uint64(number)))
+        if at >= len(self._sorted_keys) or int(self._sorted_keys[at]) != number:
+            return None
+        passage = self._passage(int(self._index.key_order[at]))
+        return passage if passage_key(passage.passage_id) == key else None
 
     def passages_of(self, doc_id: str) -> list[Passage]:
-        return [p for p in self.passages if p.doc_id == doc_id]
+        return [self._passage(i) for d, other in enumerate(self._doc_ids) if other == doc_id
+                for i in range(int(self._index.doc_passages[d]), int(self._index.doc_passages[d + 1]))]
 
     def query(self, text: str) -> Query:
         vocabulary = self._ranker.document_frequency
@@ -76,7 +210,26 @@ class Library:
         return Query(text, tuple(terms), weights, corrections)
 
     def search(self, query: Query, k: int) -> list[Hit]:
-        return [Hit(self.passages[i], score) for i, score in self._ranker.top(query.terms, k)]
+        return [Hit(self._passage(i), score) for i, score in self._ranker.top(query.terms, k)]
+
+
+_DOCUMENTS_KEPT = 512
+
+
+def _passage_terms(index: PassageIndex) -> list[list[str]]:
+    """Each passage's terms (each repeated as often as it occurs), from the postings: what
+    rank-bm25 needs, without analyzing the texts again (term order does not change BM25)."""
+    terms = index.terms.all()
+    term_of = np.repeat(np.arange(len(terms)), np.diff(index.term_postings))
+    order = np.argsort(index.posting_passage, kind="stable")
+    bounds = np.searchsorted(index.posting_passage[order], np.arange(index.size + 1))
+    counts = index.posting_count[order].tolist()
+    term_ids = term_of[order].tolist()
+    out = []
+    for p in range(index.size):
+        a, b = int(bounds[p]), int(bounds[p + 1])
+        out.append([terms[t] for t, c in zip(term_ids[a:b], counts[a:b]) for _ in range(c)])
+    return out
 
 
 def load_library(folder: Path, *, max_file_bytes: int) -> tuple[Library, tuple[CorpusProblem, ...]]:
