@@ -83,7 +83,8 @@ def parse_document(doc_id: str, raw: str) -> Document:
     raw = raw.removeprefix("\ufeff")
     meta: dict[str, str] = {}
     body = raw
-    first_line, _, rest = raw.partition("\n")
+    # Blank lines before the header are a slip, not article text: the header still counts.
+    first_line, _, rest = raw.lstrip(" \t\r\n").partition("\n")
     if first_line.strip() == "---":
         header, sep, after = ("\n" + rest).partition("\n---")  # "\n" + : an empty header closes at once
         header = header[1:]

@@ -78,6 +78,11 @@ def test_windows_line_endings_and_a_byte_order_mark_are_read():
     assert document.text in raw
 
 
+def test_blank_lines_before_the_header_do_not_turn_it_into_article_text():
+    document = parse_document("slip", "\n  \n---\ntitle: Real title\nurl: https://example.org/x\n---\n\nBody text.\n")
+    assert (document.title, document.url, document.text) == ("Real title", "https://example.org/x", "Body text.")
+
+
 def test_plain_file_without_header_takes_its_title_from_the_first_line():
     document = parse_document("plain", "# Russia ready to help Yerevan\n\nRussia said on Saturday it was ready.\n")
     assert document.title == "Russia ready to help Yerevan"
