@@ -287,8 +287,8 @@ def check_html(text: str, *, strict_entities: bool = True) -> tuple[str, list[di
         if c == "&":
             decoded, j = _decode_entity(text, i)
             if decoded is None:
-                m = re.match(r"&[A-Za-z][A-Za-z0-9]*;?", text[i:])
-                if m:
+                m = re.match(r"&#?[A-Za-z0-9]+;", text[i:])
+                if m and strict_entities:
                     raise ParseError(
                         f'Unsupported HTML entity "{m.group(0)}" at byte offset {_byte_offset(text, i)}'
                     )
@@ -357,7 +357,7 @@ def check_html(text: str, *, strict_entities: bool = True) -> tuple[str, list[di
                 i += 1
                 break
             j = i
-            while j < n and text[j] not in _SPACE and text[j] not in "=>/":
+            while j < n and text[j] not in _SPACE and text[j] not in "=>/\"'":
                 j += 1
             attr = text[i:j].lower()
             if not attr:
@@ -379,24 +379,24 @@ def check_html(text: str, *, strict_entities: bool = True) -> tuple[str, list[di
             while i < n and text[i] in _SPACE:
                 i += 1
             if i >= n:
-                raise ParseError(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
+                raise ParseError(f'Unclosed start tag "{name}" at byte offset {_byte_offset(text, begin)}')
             if text[i] in "\"'":
                 quote = text[i]
                 j = text.find(quote, i + 1)
                 if j < 0:
-                    raise ParseError(
-                        f'Unclosed end of attribute value of the tag "{name}" '
-                        f"at byte offset {_byte_offset(text, begin)}"
-                    )
-                raw = text[i + 1 : j]
+                    raise ParseError(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
+                value = _decode_attr(text[i + 1 : j])
                 i = j + 1
             else:
+                # unquoted values are "name tokens": letters, digits, '.', '-' only
                 j = i
-                while j < n and text[j] not in _SPACE and text[j] != ">":
+                while j < n and (text[j].isascii() and text[j].isalnum() or text[j] in ".-"):
                     j += 1
-                raw = text[i:j]
+                value = text[i:j].lower()
+                if j >= n or (text[j] not in _SPACE and text[j] != ">"):
+                    raise ParseError(f"Unexpected end of name token at byte offset {_byte_offset(text, i)}")
                 i = j
-            attrs[attr] = _decode_attr(raw)
+            attrs[attr] = value
         if name == "span" and attrs.get("class") != "tg-spoiler":
             raise ParseError(
                 f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, begin)}'
@@ -416,15 +416,23 @@ def check_html(text: str, *, strict_entities: bool = True) -> tuple[str, list[di
 
 
 def _decode_entity(text: str, i: int) -> tuple[str | None, int]:
-    m = re.match(r"&#([0-9]{1,8});?|&#[xX]([0-9a-fA-F]{1,8});?|&(lt|gt|amp|quot);?", text[i:])
+    m = _ENTITY_RE.match(text, i)
     if not m:
         return None, i
     if m.group(3):
-        return _NAMED_ENTITIES[m.group(3)], i + m.end()
+        return _NAMED_ENTITIES[m.group(3)], m.end()
     code = int(m.group(1), 10) if m.group(1) else int(m.group(2), 16)
-    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+    if 0xD800 <= code <= 0xDFFF:
+        raise ParseError("Text contains invalid Unicode characters after decoding HTML entities, "
+                         "check for unmatched surrogate code units")
+    if code == 0 or code > 0x10FFFF:
         return None, i
-    return chr(code), i + m.end()
+    return chr(code), m.end()
+
+
+_ENTITY_RE = re.compile(
+    r"&#([0-9]{1,9})(?![0-9]);?|&#[xX]([0-9a-fA-F]{1,8})(?![0-9a-fA-F]);?|&(lt|gt|amp|quot)(?![A-Za-z0-9]);?"
+)
 
 
 def _decode_attr(raw: str) -> str:
@@ -589,13 +597,14 @@ def check_markdown_v2(text: str) -> tuple[str, list[dict]]:
                     url.append(text[j])
                     j += 1
                 if j >= n:
-                    raise ParseError(f"Can't find end of a URL at byte offset {_byte_offset(text, i + 1)}")
+                    raise ParseError(f"Can't find end of a URL at byte offset {_byte_offset(text, i + 2)}")
                 if out.length > start:
                     entities.append({"type": "text_link", "offset": start, "length": out.length - start,
                                      "url": "".join(url)})
                 i = j + 1
                 continue
-            raise _reserved("]")
+            i += 1
+            continue
         if c == ">" and (i == 0 or text[i - 1] == "\n"):
             # blockquote line marker; entity creation is not modelled precisely
             i += 1
@@ -1022,7 +1031,7 @@ class FakeTelegram:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
-        self.calls: list[Call] = []
+        self._calls: list[Call] = []
         self._updates: list[dict] = []
         self._next_update_id = first_update_id
         self._poll_generation = 0
@@ -1050,7 +1059,7 @@ class FakeTelegram:
         self._stopping.clear()
         self._server = _Server(self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
             name="FakeTelegram-server", daemon=True,
         )
         self._thread.start()
@@ -1175,6 +1184,12 @@ class FakeTelegram:
 
     # -- inspection ------------------------------------------------------------
 
+    @property
+    def calls(self) -> list[Call]:
+        """Snapshot (a new list) of every request received so far, in completion order."""
+        with self._lock:
+            return list(self._calls)
+
     def sent(self, method: str | None = None, *, include_failed: bool = False, **match: Any) -> list[Call]:
         """Calls of ``method`` (case-insensitive; ``None`` = every sending method).
 
@@ -1182,14 +1197,12 @@ class FakeTelegram:
         params: ``tg.sent("sendMessage", chat_id=42)``; a callable value is a
         predicate: ``text=lambda t: "hi" in t``.
         """
-        with self._lock:
-            calls = list(self.calls)
+        calls = self.calls
         return [c for c in calls if self._matches(c, method, include_failed, match)]
 
     def failed(self, method: str | None = None) -> list[Call]:
         """Calls that got an error answer or an injected fault."""
-        with self._lock:
-            calls = list(self.calls)
+        calls = self.calls
         return [
             c for c in calls
             if (not c.ok or c.fault) and (method is None or c.method.lower() == method.lower())
@@ -1237,15 +1250,15 @@ class FakeTelegram:
 
     def clear_calls(self) -> None:
         with self._lock:
-            self.calls.clear()
+            self._calls.clear()
 
     def dump(self, last: int = 40) -> str:
         """Human-readable summary of recent calls (for assertion messages)."""
         with self._lock:
-            calls = list(self.calls)
+            calls = list(self._calls)
             pending = len(self._updates)
         polls = [c for c in calls if c.method == "getUpdates" and c.ok and not c.result]
-        shown = [c for c in calls if c not in polls][-last:]
+        shown = [c for c in calls if not (c.method == "getUpdates" and c.ok and not c.result)][-last:]
         lines = [f"FakeTelegram: {len(calls)} calls ({len(polls)} empty getUpdates hidden), "
                  f"{pending} pending updates"]
         lines += [f"  {c!r}" for c in shown]
@@ -1382,11 +1395,8 @@ class FakeTelegram:
     def _resolve_reply(self, chat_id: Any, reply_to: Any) -> dict | None:
         if reply_to is None:
             return None
-        if isinstance(reply_to, Call):
-            reply_to = reply_to.result
-        if isinstance(reply_to, dict):
-            if "message_id" not in reply_to:
-                reply_to = _message_of(reply_to)
+        if not isinstance(reply_to, int):
+            reply_to = _message_of(reply_to)
             stored = self._messages.get((reply_to["chat"]["id"], reply_to["message_id"]))
             msg = stored or reply_to
         else:
@@ -1489,7 +1499,7 @@ class FakeTelegram:
                        push: bool = True) -> dict:
         """The user edited ``message`` (a message or update dict pushed earlier) to ``text``."""
         with self._lock:
-            original = _message_of(message.result if isinstance(message, Call) else message)
+            original = _message_of(message)
             key = (original["chat"]["id"], original["message_id"])
             msg = copy.deepcopy(self._messages.get(key, original))
             msg["text"] = text
@@ -1551,14 +1561,14 @@ class FakeTelegram:
         of that message (after edits, with its reply_to_message) is used.
         """
         with self._lock:
-            msg = _message_of(message.result if isinstance(message, Call) else message)
+            msg = _message_of(message)
             stored = self._messages.get((msg["chat"]["id"], msg["message_id"]))
             msg = copy.deepcopy(stored or msg)
             cq: dict[str, Any] = {
                 "id": str(4_000_000_000_000_000_000 + next(self._ids)),
                 "from": dict(self._user(user_id)),
                 "message": msg,
-                "chat_instance": str(-(abs(hash((msg["chat"]["id"], "ci"))) % 10**18)),
+                "chat_instance": str(-((abs(int(msg["chat"]["id"])) * 7919 + 4242) % 10**18)),
             }
             if data is not None:
                 cq["data"] = data
@@ -1612,6 +1622,12 @@ class FakeTelegram:
             call.status, call.error = exc.code, exc.description
             self._record(call)
             return _json_response(exc.payload(), exc.code)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            # malformed parameters the fake does not model precisely
+            err = bad_request(f"invalid parameters ({type(exc).__name__}: {exc})")
+            call.status, call.error = err.code, err.description
+            self._record(call)
+            return _json_response(err.payload(), err.code)
         call.status, call.ok, call.result = 200, True, result
         self._record(call)
         if call.fault == "drop_after":
@@ -1620,7 +1636,7 @@ class FakeTelegram:
 
     def _record(self, call: Call) -> None:
         with self._cond:
-            self.calls.append(call)
+            self._calls.append(call)
             self._cond.notify_all()
 
     def _decode_request(self, query: str, content_type: str, body: bytes) -> dict:
@@ -1648,7 +1664,7 @@ class FakeTelegram:
         if kind == "500":
             return _json_response(ApiError(500, "Internal Server Error").payload(), 500)
         if kind == "502":
-            return 502, NGINX_502.encode(), "text/html"
+            return 502, NGINX_502.encode(), "text/html; charset=utf-8"
         if kind == "429":
             return _json_response(ApiError(
                 429, f"Too Many Requests: retry after {fault.retry_after}",
@@ -2268,8 +2284,14 @@ def _scope_key(p: dict) -> str:
     return json.dumps([scope, p.get("language_code") or ""], sort_keys=True)
 
 
-def _message_of(obj: dict) -> dict:
-    """Accept a message dict or an update dict wrapping one."""
+def _message_of(obj: Any) -> dict:
+    """Accept a message dict, an update dict wrapping one, a Call or a PTB object."""
+    if isinstance(obj, Call):
+        obj = obj.result
+    if hasattr(obj, "to_dict"):
+        obj = obj.to_dict()
+    if not isinstance(obj, dict):
+        raise TypeError(f"expected a message, got {obj!r}")
     if "message_id" in obj and "chat" in obj:
         return obj
     for key in ("message", "edited_message", "channel_post", "edited_channel_post"):
@@ -2284,7 +2306,8 @@ def _describe(payload: bytes) -> str:
     try:
         return json.loads(payload)["description"]
     except (ValueError, KeyError, TypeError):
-        return payload.decode("utf-8", "replace")[:60]
+        m = re.search(rb"<title>(.*?)</title>", payload)
+        return m.group(1).decode() if m else payload.decode("utf-8", "replace")[:60]
 
 
 def _json_response(body: dict, status: int) -> tuple[int, bytes, str]:

@@ -13,10 +13,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
+                      InputTextMessageContent, ReplyParameters, Update)
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.ext import (ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
+                          InlineQueryHandler, MessageHandler, filters)
 
-from fake_telegram import DEFAULT_TOKEN, FakeTelegram, check_html, parse_text, utf16_len, ApiError
+from fake_telegram import (DEFAULT_TOKEN, ApiError, FakeTelegram, ParseError, check_html, check_markdown_v2,
+                           parse_text, utf16_len)
 
 
 @pytest.fixture
@@ -25,10 +29,15 @@ def tg() -> Iterator[FakeTelegram]:
         yield fake
 
 
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+HTTP = httpx.Client(timeout=10, trust_env=False)  # one client: creating one per request costs ~20 ms
+
+
 def api(tg: FakeTelegram, method: str, token: str | None = None, **params) -> httpx.Response:
     """POST form data the way PTB does (complex values JSON-encoded)."""
     data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-    return httpx.post(f"{tg.base_url}/bot{token or tg.token}/{method}", data=data, timeout=10)
+    return HTTP.post(f"{tg.base_url}/bot{token or tg.token}/{method}", data=data)
 
 
 def error_of(response: httpx.Response) -> tuple[int, str]:
@@ -49,7 +58,7 @@ def test_get_me_and_token(tg: FakeTelegram) -> None:
                             "username": "corpus_test_bot", "can_join_groups": True,
                             "can_read_all_group_messages": False, "supports_inline_queries": True}
     assert api(tg, "GETME").json()["ok"] is True  # method names are case-insensitive
-    assert httpx.get(f"{tg.base_url}/bot{tg.token}/getMe").json()["ok"] is True
+    assert HTTP.get(f"{tg.base_url}/bot{tg.token}/getMe").json()["ok"] is True
     wrong = api(tg, "getMe", token="654321:WRONG-token")
     assert error_of(wrong) == (401, "Unauthorized")
     assert error_of(api(tg, "noSuchMethod")) == (404, "Not Found")
@@ -62,10 +71,10 @@ def test_get_me_and_token(tg: FakeTelegram) -> None:
 
 
 def test_json_and_multipart_bodies(tg: FakeTelegram) -> None:
-    r = httpx.post(f"{tg.base_url}/bot{tg.token}/sendMessage", json={"chat_id": 7, "text": "hi",
+    r = HTTP.post(f"{tg.base_url}/bot{tg.token}/sendMessage", json={"chat_id": 7, "text": "hi",
                    "reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]}})
     assert r.json()["result"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "b"
-    r = httpx.post(f"{tg.base_url}/bot{tg.token}/sendPhoto", data={"chat_id": "7", "caption": "pic"},
+    r = HTTP.post(f"{tg.base_url}/bot{tg.token}/sendPhoto", data={"chat_id": "7", "caption": "pic"},
                    files={"photo": ("p.jpg", b"\xff\xd8jpeg", "image/jpeg")})
     result = r.json()["result"]
     assert result["caption"] == "pic" and len(result["photo"]) == 3
@@ -237,7 +246,8 @@ def test_valid_html_accepted(tg: FakeTelegram, html: str) -> None:
     ("&foo; bar", "Unsupported HTML entity \"&foo;\" at byte offset 0"),
     ("fish & chips", "Character '&' is reserved"),
     ("<span>x</span>", "Tag \"span\" must have class \"tg-spoiler\""),
-    ("<a href=\"x>y</a>", "Unclosed end of attribute value"),
+    ("<a href=\"x>y</a>", "Unclosed start tag at byte offset 0"),
+    ("<a href=x/y>l</a>", "Unexpected end of name token at byte offset 8"),
     ("<blockquote foo>x</blockquote>", "Expected equal sign"),
 ])
 def test_malformed_html_rejected(tg: FakeTelegram, html: str, reason: str) -> None:
@@ -245,6 +255,62 @@ def test_malformed_html_rejected(tg: FakeTelegram, html: str, reason: str) -> No
     assert status == 400
     assert description.startswith("Bad Request: can't parse entities: ")
     assert reason in description
+
+
+# Error messages exactly as in tdlib's own unit tests (td/test/message_entities.cpp); offsets are UTF-8 bytes.
+@pytest.mark.parametrize(("html", "message"), [
+    ("🏟 🏟&lt;<abacaba", "Unclosed start tag at byte offset 13"),
+    ("🏟 🏟&lt;<abac aba>", 'Unsupported start tag "abac" at byte offset 13'),
+    ("🏟 🏟&lt;<i   =aba>", 'Empty attribute name in the tag "i" at byte offset 13'),
+    ("🏟 🏟&lt;<i    aba>", 'Expected equal sign in declaration of an attribute of the tag "i" at byte offset 13'),
+    ("🏟 🏟&lt;<i    aba  =  ", 'Unclosed start tag "i" at byte offset 13'),
+    ("🏟 🏟&lt;<i    aba  =  190azAz-.,", "Unexpected end of name token at byte offset 27"),
+    ('🏟 🏟&lt;<i    aba  =  "&lt;&gt;&quot;>', "Unclosed start tag at byte offset 13"),
+    ("🏟 🏟&lt;</", "Unexpected end tag at byte offset 13"),
+    ("🏟 🏟&lt;<b></b></", "Unexpected end tag at byte offset 20"),
+    ("🏟 🏟&lt;<i>a</i   ", "Unclosed end tag at byte offset 17"),
+    ("🏟 🏟&lt;<i>a</em   >", 'Unmatched end tag at byte offset 17, expected "</i>", found "</em>"'),
+    ("&#57311;", "Text contains invalid Unicode characters after decoding HTML entities, "
+                 "check for unmatched surrogate code units"),
+])
+def test_html_errors_match_tdlib(html: str, message: str) -> None:
+    with pytest.raises(ParseError) as info:
+        check_html(html)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("html", "text", "entities"), [
+    ("🏟 🏟<i>🏟 &lt🏟</i>", "🏟 🏟🏟 <🏟", [("italic", 5, 6)]),
+    ("🏟 🏟<i>🏟 &gt;<b aba   =   caba>&lt🏟</b></i>", "🏟 🏟🏟 ><🏟", [("italic", 5, 7), ("bold", 9, 3)]),
+    ("🏟 🏟&lt;<i    aba  =  '&lt;&gt;&quot;'>a</>", "🏟 🏟<a", [("italic", 6, 1)]),
+    ("🏟 🏟&lt;<i>a</    >", "🏟 🏟<a", [("italic", 6, 1)]),
+    ("🏟 🏟&lt;<b></b>", "🏟 🏟<", []),
+])
+def test_html_parsing_matches_tdlib(html: str, text: str, entities: list) -> None:
+    plain, found = check_html(html)
+    assert plain == text
+    assert [(e["type"], e["offset"], e["length"]) for e in found] == entities
+
+
+def test_lenient_entities_like_real_telegram() -> None:
+    # Real Telegram keeps unknown entities and bare '&' literally; the fake rejects them unless asked not to.
+    assert check_html("&ge; AT&T", strict_entities=False)[0] == "&ge; AT&T"
+    with FakeTelegram(strict_html_entities=False) as tg:
+        assert api(tg, "sendMessage", chat_id=1, text="AT&T &foo;", parse_mode="HTML").json()["ok"]
+
+
+@pytest.mark.parametrize(("markdown", "error"), [
+    ("🏟 🏟_abacaba", "Can't find end of Italic entity at byte offset 9"),
+    ("🏟 🏟_abac * asd ", "Can't find end of Bold entity at byte offset 15"),
+    ("🏟 🏟`", "Can't find end of Code entity at byte offset 9"),
+    ("[telegram\\.org](asd", "Can't find end of a URL at byte offset 16"),
+    ("Done.", "Character '.' is reserved and must be escaped with the preceding '\\'"),
+    ("1+1=2", "Character '+' is reserved and must be escaped with the preceding '\\'"),
+])
+def test_markdown_v2_errors(markdown: str, error: str) -> None:
+    with pytest.raises(ParseError) as info:
+        check_markdown_v2(markdown)
+    assert str(info.value) == error
 
 
 def test_html_entities_and_offsets() -> None:
@@ -282,6 +348,18 @@ def test_inline_query_answer_validation(tg: FakeTelegram) -> None:
     good = [{"type": "article", "id": "1", "title": "T",
              "input_message_content": {"message_text": "<b>fine</b>", "parse_mode": "HTML"}}]
     assert api(tg, "answerInlineQuery", inline_query_id=query_id, results=good).json()["ok"]
+
+
+def test_blocked_user_and_bad_params(tg: FakeTelegram) -> None:
+    tg.block(99)
+    assert error_of(api(tg, "sendMessage", chat_id=99, text="hi")) == (403, "Forbidden: bot was blocked by the user")
+    tg.unblock(99)
+    assert api(tg, "sendMessage", chat_id=99, text="hi").json()["ok"]
+    assert error_of(api(tg, "sendMessage", text="hi")) == (400, "Bad Request: chat_id is empty")
+    assert error_of(api(tg, "sendChatAction", chat_id=1, action="dancing"))[0] == 400
+    assert error_of(api(tg, "getChatMember", chat_id=1, user_id="x"))[0] == 400  # malformed -> 400, not a crash
+    assert error_of(api(tg, "editMessageText", chat_id=1, message_id=77, text="x")) == (
+        400, "Bad Request: message to edit not found")
 
 
 # --- builders -------------------------------------------------------------------------------------
@@ -387,3 +465,50 @@ async def test_wait_for_async_and_loop_guard(tg: FakeTelegram) -> None:
         await bot.send_message(8, "async")
     calls = await tg.wait_for_async("sendMessage", text=lambda t: "sync" in t, timeout=2)
     assert calls[0].params["chat_id"] == 8
+
+
+# --- a whole python-telegram-bot Application ------------------------------------------------------
+
+
+async def test_application_end_to_end(tg: FakeTelegram) -> None:
+    app = ApplicationBuilder().token(tg.token).base_url(tg.api_url).base_file_url(tg.file_url).build()
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data="more")]])
+        await update.effective_message.reply_html("<b>Hello</b>", reply_markup=keyboard)
+
+    async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text("More!")
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(f"echo {update.effective_message.text}")
+
+    async def inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.inline_query.answer([InlineQueryResultArticle(
+            "1", "title", InputTextMessageContent("<i>answer</i>", parse_mode="HTML"))])
+
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CallbackQueryHandler(more))
+    app.add_handler(InlineQueryHandler(inline))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        tg.private_message(42, "/start")
+        tg.group_message(-500, 7, "/start@other_bot")  # addressed to another bot: ignored
+        tg.group_message(-500, 7, "/start@corpus_test_bot")
+        [hello] = await tg.wait_for_async("sendMessage", chat_id=42)
+        [group_hello] = await tg.wait_for_async("sendMessage", chat_id=-500)
+        assert group_hello.result["reply_to_message"]["text"] == "/start@corpus_test_bot"
+        tg.callback_query(42, "more", hello)
+        [edit] = await tg.wait_for_async("editMessageText")
+        assert edit.result["text"] == "More!" and "reply_markup" not in edit.result
+        tg.private_message(42, "what is 😀?")
+        await tg.wait_for_async("sendMessage", text="echo what is 😀?")
+        tg.inline_query(42, "q")
+        await tg.wait_for_async("answerInlineQuery")
+        await app.updater.stop()
+        await app.stop()
+    assert len(tg.sent("sendMessage", chat_id=-500)) == 1
+    assert tg.failed() == [c for c in tg.failed() if c.method == "getUpdates"]
