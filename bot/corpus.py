@@ -13,8 +13,9 @@ File format (UTF-8, ``.md`` or ``.txt``), documented in README.md::
 
     Second paragraph.
 
-The header is optional. Without it the title is the file's first line (a leading
-Markdown ``#`` is dropped) when that line is short, else the file name. The text
+The header is optional. Without it the title is the file's first line when that
+line is a heading (``# Title``, or a short line without closing punctuation and a
+blank line after it), else the file name. The text
 after the header is stored exactly as written: every excerpt the bot quotes is a
 substring of it.
 
@@ -134,10 +135,15 @@ def parse_document(doc_id: str, raw: str) -> Document:
 
 
 def _title_from_text(doc_id: str, body: str) -> tuple[str, str]:
-    stripped = body.lstrip()
-    first, _, rest = stripped.partition("\n")
+    """Title from the first line when it is a heading (Markdown '#', or a short line without
+    closing punctuation followed by a blank line), which then leaves the text; else the file name."""
+    first, _, rest = body.lstrip().partition("\n")
     candidate = first.strip().lstrip("#").strip()
-    if candidate and len(candidate) <= MAX_TITLE_LINE and rest.strip():
+    is_heading = bool(candidate) and len(candidate) <= MAX_TITLE_LINE and (
+        first.lstrip().startswith("#")
+        or (candidate[-1] not in ".!?…\"”’»" and rest.lstrip(" \t\r").startswith("\n"))
+    )
+    if is_heading and rest.strip():
         return candidate, rest.lstrip("\r\n")
     return doc_id.replace("_", " ").replace("-", " ").strip() or doc_id, body
 

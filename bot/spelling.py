@@ -14,6 +14,7 @@ import string
 from collections.abc import Mapping
 
 MIN_LENGTH = 6  # shorter terms have too many real-word neighbours ("paint" is not a typo of "point")
+MAX_LENGTH = 30  # longer "words" are not typos of a word; their ~54n variants would cost n^2 memory
 _LETTERS = string.ascii_lowercase
 
 
@@ -22,7 +23,7 @@ def correct(term: str, vocabulary: Mapping[str, int]) -> str | None:
 
     `vocabulary` maps each index term to its document frequency.
     """
-    if term in vocabulary or len(term) < MIN_LENGTH or not term.isalpha():
+    if term in vocabulary or not MIN_LENGTH <= len(term) <= MAX_LENGTH or not term.isalpha():
         return None
     best: tuple[int, str] | None = None
     for candidate in _one_edit(term):
