@@ -101,7 +101,7 @@ class SparseBm25:
             raise ValueError("cannot rank an empty corpus: there are no passages to index")
         self._n = len(passage_length)
         self._ids = {term: i for i, term in enumerate(terms)}
-        self._starts = term_postings.tolist()
+        self._starts = term_postings
         self._passages = posting_passage
         self._counts = posting_count
         self._idf = _idf(term_postings, self._n)
@@ -129,7 +129,7 @@ class SparseBm25:
             i = self._ids.get(term)
             if i is not None:
                 times[i] = times.get(i, 0) + 1
-        return [(i, self._starts[i], self._starts[i + 1], c) for i, c in times.items()]
+        return [(i, int(self._starts[i]), int(self._starts[i + 1]), c) for i, c in times.items()]
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """Every passage's exact score (float64); for tests and small corpora."""

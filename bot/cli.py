@@ -57,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _library(settings: Settings, *, report: bool = True) -> Library:
-    library, problems = load_library(settings.corpus_dir, max_file_bytes=settings.max_file_bytes)
+    library, problems = load_library(
+        settings.corpus_dir, max_file_bytes=settings.max_file_bytes, cache_dir=settings.index_cache_dir,
+        engine=settings.engine, sparse_from=settings.sparse_from,
+    )
     if report:
         for problem in problems:
             print(f"warning: {problem}", file=sys.stderr)

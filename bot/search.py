@@ -232,10 +232,27 @@ def _passage_terms(index: PassageIndex) -> list[list[str]]:
     return out
 
 
-def load_library(folder: Path, *, max_file_bytes: int) -> tuple[Library, tuple[CorpusProblem, ...]]:
-    """Load the corpus folder and index it; raise CorpusError (one line) when nothing is usable."""
+def load_library(
+    folder: Path,
+    *,
+    max_file_bytes: int,
+    cache_dir: Path | None = None,
+    engine: str = "auto",
+    sparse_from: int = SPARSE_FROM,
+) -> tuple[Library, tuple[CorpusProblem, ...]]:
+    """Load the corpus folder and index it; raise CorpusError (one line) when nothing is usable.
+
+    With `cache_dir`, the index is kept there (`bot.index_cache`): a restart with an unchanged
+    corpus reads no article, and a changed corpus analyzes only the changed files.
+    """
+    if cache_dir is not None:
+        from bot import index_cache  # it needs the modules this one imports
+
+        opened = index_cache.open_index(folder, max_file_bytes=max_file_bytes, cache_dir=cache_dir)
+        library = Library.from_index(opened.index, engine=engine, sparse_from=sparse_from, weights=opened.weights)
+        return library, opened.problems
     loaded = load_corpus(folder, max_file_bytes=max_file_bytes)
     if not loaded.usable:
         fatal = next((p for p in loaded.problems if p.fatal), None) or loaded.problems[-1]
         raise CorpusError(str(fatal))
-    return Library(loaded.documents), loaded.problems
+    return Library(loaded.documents, engine=engine, sparse_from=sparse_from), loaded.problems

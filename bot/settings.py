@@ -54,6 +54,20 @@ class Settings(BaseSettings):
         2_000_000, ge=1_000, le=100_000_000, description="Corpus files larger than this are skipped with a warning."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+    engine: Literal["auto", "rank-bm25", "sparse"] = Field(
+        "auto",
+        description="Ranking engine: rank-bm25 (the reference), sparse (the same scores, fast on large corpora) "
+        "or auto (sparse from BOT_SPARSE_FROM passages on).",
+    )
+    sparse_from: int = Field(
+        2_000, ge=1, le=1_000_000_000, description="With engine auto: corpus size (passages) from which the sparse "
+        "engine ranks.",
+    )
+    index_cache_dir: Path | None = Field(
+        Path(".cache/index"),
+        description="Folder where the index is kept between runs, so a restart reads no article and a changed "
+        "corpus analyzes only the changed files; empty: no cache.",
+    )
 
     # Telegram
     token: SecretStr | None = Field(None, description="Bot token from @BotFather. Without it the bot runs locally.")
@@ -91,7 +105,7 @@ class Settings(BaseSettings):
             return (value,)
         return value
 
-    @field_validator("token", "webhook_secret", mode="before")
+    @field_validator("token", "webhook_secret", "index_cache_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,0 +1,357 @@
+"""The index cache: a corpus's `PassageIndex` on disk, so that a restart neither reads nor
+analyzes the articles again, and a changed corpus analyzes only the files that changed.
+
+Layout, in ``CACHE_DIR/<folder name>-<hash of the folder's path>/``::
+
+    manifest.json          what the cache holds and for what (below)
+    index-<id>/NAME.npy    one array each (numpy .npy format), see PassageIndex.arrays()
+
+The manifest names the format, a key (analyzer version, a digest of the code that parses,
+splits and analyzes articles, the BM25 parameters, the file size limit), the corpus files it
+was built from (name, size, modification time), the problems those files had, and each array
+file's size, type, shape and CRC-32. Loading trusts nothing it has not checked: a different
+key or a changed file list means a rebuild (the unchanged files' analysis is reused); a
+missing, truncated, altered or foreign file (wrong size, checksum, type or shape, arrays that
+do not fit together) is reported with a warning and the index is built anew. Arrays are read
+with ``allow_pickle=False``: loading the cache never runs code.
+
+Arrays are memory-mapped, read-only: the operating system pages in what queries touch. A new
+index is written to a new ``index-<id>`` folder and the manifest swapped in with one
+`os.replace`, so a running library never sees its files change (older folders are removed;
+on POSIX a library still using them keeps them until it goes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot import analysis, bm25_engine, corpus, passage_index, passages
+from bot.corpus import CorpusError, CorpusProblem, Document, load_corpus
+from bot.passage_index import PassageIndex, Reused
+from bot.ranking import B, DELTA, K1
+
+log = logging.getLogger(__name__)
+
+FORMAT = "corpus-bot-index-cache/1"
+MANIFEST = "manifest.json"
+WEIGHTS = "posting_weight"
+_GENERATION = re.compile(r"index-[0-9a-z-]{1,64}")
+_KEEP_RECENT_SECONDS = 60  # another process may be about to use a folder this young
+_CHUNK = 1 << 24
+
+
+class CacheUnusable(Exception):
+    """The cache on disk cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What `open_index` produced and how."""
+
+    index: PassageIndex
+    weights: np.ndarray  # the sparse engine's posting weights
+    problems: tuple[CorpusProblem, ...]
+    how: str  # "cached" (loaded as it was), "updated" (some files analyzed) or "built" (all analyzed)
+    analyzed: int  # documents analyzed now
+    reused: int  # documents taken from the cache
+    seconds: dict[str, float] = field(default_factory=dict)  # scan, load, analyze, write...
+
+
+def cache_key(max_file_bytes: int) -> dict[str, object]:
+    """What a cache must have been built with to be used: change any part and it is rebuilt."""
+    return {
+        "analyzer": analysis.ANALYZER_VERSION,
+        "code": _code_digest(),
+        "k1": K1,
+        "b": B,
+        "delta": DELTA,
+        "max_file_bytes": max_file_bytes,
+    }
+
+
+def _code_digest() -> str:
+    """A digest of the code that turns files into index arrays, so an edit to it (even without a
+    bumped ANALYZER_VERSION) never serves a stale index."""
+    digest = hashlib.sha256()
+    for module in (analysis, corpus, passages, passage_index, bm25_engine):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def cache_place(cache_dir: Path, folder: Path) -> Path:
+    """The cache folder for one corpus folder (several corpora can share one cache_dir)."""
+    root = folder.resolve()
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", root.name)[:40] or "corpus"
+    return cache_dir / f"{name}-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}"
+
+
+# --- the corpus folder -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: str
+    size: int  # -1: a link, always loaded again (its target may change without the listing changing)
+    mtime_ns: int
+
+
+def _scan(folder: Path) -> list[_Entry]:
+    """The folder's article files, as `load_corpus` picks them, with size and modification time."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            name = entry.name
+            if name.startswith(".") or Path(name).suffix.lower() not in corpus.SUFFIXES:
+                continue
+            try:
+                if entry.is_symlink():
+                    raise OSError
+                status = entry.stat()
+                entries.append(_Entry(name, status.st_size, status.st_mtime_ns))
+            except OSError:
+                entries.append(_Entry(name, -1, -1))
+    entries.sort(key=lambda e: e.name)
+    return entries
+
+
+def _fingerprint(entries: list[_Entry]) -> list[list[object]]:
+    return [[e.name, e.size, e.mtime_ns] for e in entries]
+
+
+# --- opening ---------------------------------------------------------------------------------
+
+
+def open_index(folder: Path, *, max_file_bytes: int, cache_dir: Path) -> Opened:
+    """The index of the corpus in `folder`, from the cache when it is current, else built (reusing
+    what the cache has for unchanged files) and cached. Raises CorpusError when nothing is usable."""
+    if not folder.is_dir():  # let the loader word the problem
+        _raise_fatal(load_corpus(folder, max_file_bytes=max_file_bytes).problems)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    place = cache_place(cache_dir, folder)
+    key = cache_key(max_file_bytes)
+    entries = _scan(folder)
+    timings["scan"] = time.perf_counter() - started
+    previous = _read(place, key)
+    timings["load"] = time.perf_counter() - started - timings["scan"]
+    if previous is not None and previous.files == _fingerprint(entries) and all(e.size >= 0 for e in entries):
+        problems = tuple(CorpusProblem(str(folder / name), message) for name, message in previous.problems)
+        return Opened(previous.index, previous.weights, problems, "cached", 0, previous.index.document_count,
+                      timings)
+
+    sources, problems, loaded_names = _sources(folder, entries, previous, max_file_bytes)
+    analyzed = sum(isinstance(s, Document) for s in sources)
+    mark = time.perf_counter()
+    index = passage_index.assemble(sources, previous.index if previous else None)
+    weights = bm25_engine.posting_weights(index.term_postings, index.posting_passage, index.posting_count,
+                                          index.passage_length)
+    timings["analyze"] = time.perf_counter() - mark
+    del sources, previous
+    mark = time.perf_counter()
+    documents = [[e.name, e.size, e.mtime_ns] for e in entries if e.name in loaded_names]
+    stored_problems = [[Path(p.path).name, p.message] for p in problems]
+    try:
+        written = _write(place, key, _fingerprint(entries), documents, stored_problems, index, weights)
+    except OSError as error:
+        log.warning("cannot write the index cache in %s (%s); serving the index from memory", place, error)
+    else:
+        index, weights = written.index, written.weights  # memory-mapped: the built arrays can go
+    timings["write"] = time.perf_counter() - mark
+    how = "updated" if analyzed < index.document_count else "built"
+    return Opened(index, weights, tuple(problems), how, analyzed, index.document_count - analyzed, timings)
+
+
+def _raise_fatal(problems: tuple[CorpusProblem, ...]) -> None:
+    fatal = next((p for p in problems if p.fatal), None) or problems[-1]
+    raise CorpusError(str(fatal))
+
+
+def _sources(
+    folder: Path, entries: list[_Entry], previous: _Cached | None, max_file_bytes: int
+) -> tuple[list[Document | Reused], list[CorpusProblem], set[str]]:
+    """What `load_corpus` would load, as Reused (unchanged files the cache has) or Documents
+    (files read now), and the problems, worded and ordered as `load_corpus` words them."""
+    cached: dict[tuple[str, int, int], int] = {}
+    if previous is not None:
+        for d, (name, size, mtime_ns) in enumerate(previous.documents):
+            cached[(name, size, mtime_ns)] = d
+        doc_ids = previous.index.doc_ids
+    root = folder.resolve()
+    sources: list[Document | Reused] = []
+    problems: list[CorpusProblem] = []
+    loaded_from: dict[str, Path] = {}
+    loaded_names: set[str] = set()
+    for entry in entries:
+        path = folder / entry.name
+        d = cached.get((entry.name, entry.size, entry.mtime_ns)) if entry.size >= 0 else None
+        source: Document | Reused | None
+        if d is not None:
+            source, doc_id = Reused(d), doc_ids[d]
+        else:
+            source = corpus._load_file(path, root, max_file_bytes, problems)
+            if source is None:
+                continue
+            doc_id = source.doc_id
+        if doc_id in loaded_from:
+            problems.append(CorpusProblem(str(path), f"has the same name as {loaded_from[doc_id].name} "
+                                          "apart from its suffix, so both would be article "
+                                          f"{doc_id!r}; rename or remove one of them"))
+            continue
+        loaded_from[doc_id] = path
+        loaded_names.add(entry.name)
+        sources.append(source)
+    if not sources:
+        # Nothing usable: the loader words the fatal problem (and reads only bad files).
+        _raise_fatal(load_corpus(folder, max_file_bytes=max_file_bytes).problems)
+    return sources, problems, loaded_names
+
+
+# --- reading and writing ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    index: PassageIndex
+    weights: np.ndarray
+    files: list[list[object]]  # every article file seen: [name, size, mtime_ns]
+    documents: list[list[object]]  # the file of each indexed document, in index order
+    problems: list[list[str]]  # [file name, message]
+
+
+def _read(place: Path, key: dict[str, object]) -> _Cached | None:
+    manifest_path = place / MANIFEST
+    if not manifest_path.exists():
+        return None
+    try:
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CacheUnusable(f"{MANIFEST} is not valid JSON ({error})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise CacheUnusable(f"{MANIFEST} is not a manifest of this format")
+        if manifest.get("key") != key:
+            log.info("index cache %s was built by another analyzer or settings; rebuilding it", place)
+            return None
+        generation = manifest.get("generation")
+        if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
+            raise CacheUnusable(f"{MANIFEST} names no valid index folder")
+        specs = manifest.get("arrays")
+        if not isinstance(specs, dict):
+            raise CacheUnusable(f"{MANIFEST} lists no arrays")
+        arrays = {name: _load_array(place / generation, name, specs.get(name))
+                  for name in [*PassageIndex.array_names(), WEIGHTS]}
+        try:
+            index = PassageIndex.from_arrays(arrays)
+        except (ValueError, TypeError, IndexError) as error:
+            raise CacheUnusable(str(error)) from None
+        weights = arrays[WEIGHTS]
+        if weights.dtype != np.float32 or weights.shape != index.posting_passage.shape:
+            raise CacheUnusable("posting weights do not fit the postings")
+        files, documents, problems = manifest.get("files"), manifest.get("documents"), manifest.get("problems")
+        if not (_rows(files, (str, int, int)) and _rows(documents, (str, int, int)) and _rows(problems, (str, str))):
+            raise CacheUnusable(f"{MANIFEST} has malformed file lists")
+        if len(documents) != index.document_count:
+            raise CacheUnusable(f"{MANIFEST} lists {len(documents)} files for {index.document_count} documents")
+        return _Cached(index, weights, files, documents, problems)
+    except (CacheUnusable, OSError) as error:
+        log.warning("index cache %s is unusable and will be rebuilt: %s", place, error)
+        return None
+
+
+def _rows(value: object, types: tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(row, list) and len(row) == len(types) and all(isinstance(x, t) for x, t in zip(row, types))
+        for row in value
+    )
+
+
+def _load_array(folder: Path, name: str, spec: object) -> np.ndarray:
+    if not isinstance(spec, dict):
+        raise CacheUnusable(f"{MANIFEST} does not describe array {name}")
+    path = folder / f"{name}.npy"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise CacheUnusable(f"{path.name} is missing") from None
+    if size != spec.get("bytes") or _crc32(path) != spec.get("crc32"):
+        raise CacheUnusable(f"{path.name} is corrupt or foreign (size or checksum differs from the manifest)")
+    try:
+        shape = tuple(spec["shape"])
+        mmap = "r" if all(shape) else None  # an empty file cannot be mapped
+        array = np.load(path, mmap_mode=mmap, allow_pickle=False)
+    except (ValueError, KeyError, TypeError, OSError, EOFError) as error:
+        raise CacheUnusable(f"{path.name} cannot be read as an array ({error})") from None
+    if str(array.dtype) != spec.get("dtype") or array.shape != shape or array.ndim != 1:
+        raise CacheUnusable(f"{path.name} holds {array.dtype} {array.shape}, not what the manifest says")
+    return array.view(np.ndarray)
+
+
+def _crc32(path: Path) -> int:
+    """CRC-32 of a file, read in chunks (the pages go to the OS cache, not to this process)."""
+    crc = 0
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as file:
+        while True:
+            n = file.readinto(buffer)
+            if not n:
+                return crc
+            crc = zlib.crc32(view[:n], crc)
+
+
+def _write(
+    place: Path,
+    key: dict[str, object],
+    files: list[list[object]],
+    documents: list[list[object]],
+    problems: list[list[str]],
+    index: PassageIndex,
+    weights: np.ndarray,
+) -> _Cached:
+    place.mkdir(parents=True, exist_ok=True)
+    generation = f"index-{os.getpid()}-{time.time_ns():x}"
+    target = place / generation
+    target.mkdir()
+    specs = {}
+    try:
+        for name, array in {**index.arrays(), WEIGHTS: weights}.items():
+            path = target / f"{name}.npy"
+            np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+            specs[name] = {"dtype": str(array.dtype), "shape": list(array.shape), "bytes": path.stat().st_size,
+                           "crc32": _crc32(path)}
+        manifest = {"format": FORMAT, "key": key, "generation": generation, "arrays": specs,
+                    "files": files, "documents": documents, "problems": problems}
+        temporary = place / f"{MANIFEST}.{os.getpid()}.tmp"
+        temporary.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, place / MANIFEST)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    _remove_old(place, keep=generation)
+    cached = _read(place, key)
+    if cached is None:
+        raise OSError(f"the index just written to {target} does not read back")
+    return cached
+
+
+def _remove_old(place: Path, keep: str) -> None:
+    now = time.time()
+    for folder in place.iterdir():
+        if folder.name == keep or not _GENERATION.fullmatch(folder.name):
+            continue
+        try:
+            if now - folder.stat().st_mtime > _KEEP_RECENT_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass

@@ -1,0 +1,202 @@
+"""The index cache: reused when current, updated file by file, rebuilt (with a warning) when
+corrupt or foreign, never unpickled."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import analysis, corpus, index_cache
+from bot.corpus import CorpusError, load_corpus
+from bot.search import Library, load_library
+
+from conftest import CORPUS, DEFAULTS, questions
+
+LIMIT = DEFAULTS.max_file_bytes
+
+
+def article(title: str, *paragraphs: str) -> str:
+    return f"---\ntitle: {title}\npublisher: Test Wire\npublished: 2021-05-14\n---\n\n" + "\n\n".join(paragraphs)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix == ".md":
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def open_(folder: Path, cache: Path) -> index_cache.Opened:
+    return index_cache.open_index(folder, max_file_bytes=LIMIT, cache_dir=cache)
+
+
+def answers(library: Library) -> list[list[tuple[str, float]]]:
+    return [[(h.passage.passage_id, round(h.score, 9)) for h in library.search(library.query(q), 8)]
+            for q in questions()]
+
+
+def same_as_fresh(opened: index_cache.Opened, folder: Path) -> None:
+    """The cached index serves what an index built now from the folder serves."""
+    loaded = load_corpus(folder, max_file_bytes=LIMIT)
+    fresh = Library(loaded.documents, engine="sparse")
+    cached = Library.from_index(opened.index, engine="sparse", weights=opened.weights)
+    assert list(cached.passages) == list(fresh.passages)
+    assert list(cached.documents.values()) == list(loaded.documents)
+    assert answers(cached) == answers(fresh)
+    assert dict(cached._ranker.document_frequency.items()) == dict(fresh._ranker.document_frequency.items())
+    assert [str(p) for p in opened.problems] == [str(p) for p in loaded.problems]
+
+
+def test_second_start_reads_and_analyzes_no_article(folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = open_(folder, cache)
+    assert (first.how, first.analyzed) == ("built", 5)
+    same_as_fresh(first, folder)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an article was read or analyzed")
+
+    monkeypatch.setattr(corpus, "_load_file", forbidden)
+    monkeypatch.setattr(analysis, "terms", forbidden)
+    second = open_(folder, cache)
+    assert (second.how, second.analyzed, second.reused) == ("cached", 0, 5)
+    assert isinstance(second.index.posting_passage.base, np.memmap) or second.index.posting_passage.base is not None
+
+
+def test_adding_changing_and_removing_articles_analyzes_only_those(folder, tmp_path):
+    cache = tmp_path / "cache"
+    open_(folder, cache)
+    (folder / "zz-new.md").write_text(article("New", "Armenia and Azerbaijan signed a new border treaty.",
+                                              "A brand-new word: quuxification, and zorblatt."), encoding="utf-8")
+    added = open_(folder, cache)
+    assert (added.how, added.analyzed, added.reused) == ("updated", 1, 5)
+    same_as_fresh(added, folder)
+
+    changed_path = sorted(folder.glob("azatutyun-*.md"))[0]
+    changed_path.write_text(article("Changed", "Only one paragraph about quuxification is left."), encoding="utf-8")
+    (folder / "zz-new.md").unlink()
+    changed = open_(folder, cache)
+    assert (changed.how, changed.analyzed, changed.reused) == ("updated", 1, 4)
+    same_as_fresh(changed, folder)
+    # the term only the removed article held is gone from the vocabulary
+    vocabulary = Library.from_index(changed.index, engine="sparse")._ranker.document_frequency
+    assert "zorblat" not in vocabulary and vocabulary["quxif"] == 1
+
+
+def test_problem_files_are_reported_as_the_loader_reports_them(folder, tmp_path):
+    cache = tmp_path / "cache"
+    (folder / "empty.md").write_text("", encoding="utf-8")
+    (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (folder / "afp-2020-10-31-russia-ready-to-help-yerevan.txt").write_text("Same id as the .md file.\n\nText.")
+    (folder / "outside.md").symlink_to(tmp_path / "elsewhere.md")
+    for _ in range(3):  # built, then updated (a link is always looked at again), then updated
+        opened = open_(folder, cache)
+        same_as_fresh(opened, folder)
+        assert len(opened.problems) == 4
+
+
+def test_nothing_usable_raises_the_loaders_error(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "empty.md").write_text("", encoding="utf-8")
+    with pytest.raises(CorpusError) as raised:
+        open_(folder, tmp_path / "cache")
+    with pytest.raises(CorpusError) as expected:
+        load_library(folder, max_file_bytes=LIMIT)
+    assert str(raised.value) == str(expected.value)
+    with pytest.raises(CorpusError):
+        open_(tmp_path / "missing", tmp_path / "cache")
+
+
+def _cache_files(cache: Path) -> tuple[Path, dict]:
+    (place,) = [p for p in cache.iterdir()]
+    manifest = json.loads((place / "manifest.json").read_text())
+    return place / manifest["generation"], manifest
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "foreign", "delete", "manifest", "traversal", "pickle"])
+def test_a_corrupt_or_foreign_cache_is_rebuilt_with_a_warning(folder, tmp_path, caplog, damage):
+    cache = tmp_path / "cache"
+    open_(folder, cache)
+    generation, manifest = _cache_files(cache)
+    postings = generation / "posting_passage.npy"
+    if damage == "flip":
+        data = bytearray(postings.read_bytes())
+        data[-3] ^= 0x40
+        postings.write_bytes(bytes(data))
+    elif damage == "truncate":
+        postings.write_bytes(postings.read_bytes()[:-8])
+    elif damage == "foreign":
+        np.save(postings, np.arange(10, dtype=np.int32))
+    elif damage == "delete":
+        postings.unlink()
+    elif damage == "manifest":
+        (generation.parent / "manifest.json").write_text("{not json")
+    elif damage == "traversal":
+        manifest["generation"] = "../../elsewhere"
+        (generation.parent / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "pickle":  # an object array whose manifest entry was forged to match: still never unpickled
+        sentinel = tmp_path / "pwned"
+        np.save(postings, np.array([_Exploit(str(sentinel))], dtype=object), allow_pickle=True)
+        manifest["arrays"]["posting_passage"].update(
+            bytes=postings.stat().st_size, crc32=index_cache._crc32(postings), dtype="object", shape=[1])
+        (generation.parent / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING, logger="bot.index_cache"):
+        opened = open_(folder, cache)
+    assert opened.how == "built"
+    assert any("unusable" in r.getMessage() for r in caplog.records), caplog.text
+    same_as_fresh(opened, folder)
+    assert not (tmp_path / "pwned").exists()
+    assert open_(folder, cache).how == "cached"
+
+
+class _Exploit:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_a_new_analyzer_version_or_file_limit_rebuilds(folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    open_(folder, cache)
+    monkeypatch.setattr(analysis, "ANALYZER_VERSION", analysis.ANALYZER_VERSION + "-next")
+    assert open_(folder, cache).how == "built"
+    assert open_(folder, cache).how == "cached"
+    assert index_cache.open_index(folder, max_file_bytes=LIMIT - 1, cache_dir=cache).how == "built"
+
+
+def test_an_unwritable_cache_still_serves(folder, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    cache.write_text("a file, not a folder")
+    with caplog.at_level(logging.WARNING, logger="bot.index_cache"):
+        opened = open_(folder, cache)
+    assert "cannot write the index cache" in caplog.text
+    same_as_fresh(opened, folder)
+
+
+def test_load_library_with_a_cache_answers_as_without(folder, tmp_path):
+    plain, _ = load_library(folder, max_file_bytes=LIMIT)
+    for _ in range(2):
+        cached, problems = load_library(folder, max_file_bytes=LIMIT, cache_dir=tmp_path / "cache")
+        assert not problems and cached.engine == plain.engine == "rank-bm25"
+        assert answers(cached) == answers(plain)
+
+
+def test_an_old_index_folder_stays_usable_after_a_rebuild(folder, tmp_path):
+    cache = tmp_path / "cache"
+    old = Library.from_index(open_(folder, cache).index, engine="sparse")
+    before = answers(old)
+    os.utime(next(folder.iterdir()), ns=(1, 1))  # "changed": a new index folder is written
+    assert open_(folder, cache).how == "updated"
+    assert answers(old) == before
