@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    sub.add_parser("run", help="run the Telegram bot (long polling, or a webhook if BOT_WEBHOOK_URL is set)")
     sub.add_parser("chat", help="ask question after question in this terminal")
     sub.add_parser("sources", help="list the articles in the corpus")
     sub.add_parser("check", help="check the corpus and settings; exit non-zero on a fatal problem")
@@ -137,4 +138,27 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import telegram_service  # imported here: the other commands need no Telegram library
+
+    secret = settings.webhook_secret
+    return telegram_service.run(telegram_service.ServiceConfig(
+        token=settings.token.get_secret_value() if settings.token else None,
+        api_base_url=settings.api_base_url,
+        corpus_dir=settings.corpus_dir,
+        max_file_bytes=settings.max_file_bytes,
+        top_k=settings.top_k,
+        min_match=settings.min_match,
+        allowed_chat_ids=settings.allowed_chat_ids,
+        allowed_user_ids=settings.allowed_user_ids,
+        admin_ids=settings.admin_ids,
+        user_questions_per_minute=settings.user_questions_per_minute,
+        example_questions=settings.example_questions,
+        webhook_url=settings.webhook_url,
+        webhook_listen=settings.webhook_listen,
+        webhook_port=settings.webhook_port,
+        webhook_secret=secret.get_secret_value() if secret else None,
+    ))
+
+
+COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     user_questions_per_minute: int = Field(
         20, ge=1, le=1000, description="Questions one user may ask per minute before being asked to slow down."
     )
+    example_questions: tuple[str, ...] = Field(
+        (
+            "Why did Russia deploy border guards in Syunik?",
+            "Who is the commander of Russia's Southern Military District?",
+            "When did Pashinyan and Putin meet in Moscow?",
+        ),
+        max_length=10,
+        description="Example questions /start and /help suggest (those the corpus cannot answer are left out; "
+        "article titles fill in). In the environment, a JSON list.",
+    )
     webhook_url: str | None = Field(
         None, description="Public HTTPS URL Telegram should post updates to; unset means long polling."
     )

@@ -1,0 +1,431 @@
+"""Every message the Telegram bot sends, as Telegram HTML (parse_mode=HTML).
+
+All corpus and user text goes through `escape` (or `escape_attribute` inside an
+attribute); only the tags written here reach Telegram: <b>, <i>, <a href>,
+<blockquote> and <blockquote expandable>, all supported by the Bot API.
+
+Telegram refuses a message longer than 4096 UTF-16 code units. Long output is
+split between blocks (an excerpt with its citation, an article in /sources),
+never inside markup; the length checked is that of the HTML source, which is
+never shorter than the text Telegram counts after parsing. A single block too
+long for a message (a giant sentence, a long passage) is cut between words of
+the raw text and each piece is escaped on its own, so no entity or tag is ever
+split either.
+
+Nothing here imports `telegram`: these are plain strings, tested on their own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.answers import Answer, Excerpt
+from bot.corpus import Document
+from bot.passages import Passage
+
+MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units
+EXPANDABLE_FROM = 350  # quotes longer than this (characters) are shown collapsed, expandable
+MAX_TITLES_IN_START = 5  # /start names this many articles, then points to /sources
+INLINE_TITLE_CHARS = 90  # inline results: characters of the quote shown as the result's title
+INLINE_QUESTION_CHARS = 200  # inline results: characters of the question repeated above the quote
+BLOCK_SEPARATOR = "\n\n"
+ELLIPSIS = "…"
+
+NO_TERMS_START = "Ask me a question in words"
+NOT_IN_CORPUS = (
+    "I found nothing on that in my articles. Try other words, or see /sources for what I cover."
+)
+RATE_LIMITED = "You're asking faster than I can keep up. Please wait {seconds} s and ask again."
+APOLOGY = "Sorry, something went wrong with that one. Please try again in a moment."
+NOT_ALLOWED = "Sorry, this bot only answers the people and chats it was set up for."
+ADMINS_ONLY = "Only the bot's admins can do that."
+UNKNOWN_COMMAND = "I don't know that command. Send a question, or see /help."
+EDITED_HINT = "I only read new messages. Send your corrected question as a new message."
+NOT_TEXT_HINT = "I can only read text. Type your question, or see /help."
+ASK_AGAIN = "I can't see your original question any more. Please ask it again."
+BUTTON_EXPIRED = "This button no longer works. Please ask again."
+PASSAGE_GONE = "That passage is no longer in the corpus (it changed since). Please ask again."
+NO_MORE = "That's all I have on this question."
+EMPTY_ASK = "Put your question after the command, like this: /ask {example}"
+INLINE_NOTHING = "Nothing in my articles on that"
+INLINE_HELP = "Type a question after my name"
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the corpus holds, for /start and /sources."""
+
+    articles: int
+    passages: int
+    first_date: str | None
+    last_date: str | None
+    publishers: tuple[str, ...]  # most articles first
+    documents: tuple[Document, ...]  # newest first, undated last
+
+
+def overview(documents: Iterable[Document], passages: int) -> Overview:
+    documents = tuple(documents)
+    dates = sorted(d.published for d in documents if d.published)
+    counts: dict[str, int] = {}
+    for document in documents:
+        counts[document.publisher] = counts.get(document.publisher, 0) + 1
+    publishers = tuple(sorted(counts, key=lambda p: (-counts[p], p)))
+    ordered = sorted(documents, key=lambda d: (d.published is None, d.published or ""), reverse=False)
+    dated = [d for d in ordered if d.published][::-1]
+    undated = [d for d in ordered if not d.published]
+    return Overview(
+        len(documents), passages, dates[0] if dates else None, dates[-1] if dates else None, publishers,
+        tuple(dated + undated),
+    )
+
+
+# --- Escaping and measuring -------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Text for the body of a Telegram HTML message: & < > become entities."""
+    return html.escape(text, quote=False)
+
+
+def escape_attribute(text: str) -> str:
+    """Text for a double-quoted attribute value (href)."""
+    return escape(text).replace('"', "&quot;")
+
+
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def short(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, with '…' when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def _link(url: str | None, label_html: str) -> str:
+    if url and re.match(r"https?://[^\s<>\"]+$", url):
+        return f'<a href="{escape_attribute(url)}">{label_html}</a>'
+    return label_html
+
+
+# --- Answers -----------------------------------------------------------------------------------
+
+
+def citation(document: Document, passage_number: int, number: int | None = None) -> str:
+    """`[n] Title. Publisher, date, passage k`, the title linked to the article."""
+    prefix = f"[{number}] " if number is not None else ""
+    date = document.published or "date unknown"
+    return (
+        f"{prefix}{_link(document.url, escape(short(document.title, 300)))}. "
+        f"{escape(short(document.publisher, 120))}, {escape(date)}, passage {passage_number}"
+    )
+
+
+def citation_text(document: Document, passage_number: int) -> str:
+    """The citation as plain text (inline result descriptions)."""
+    return (
+        f"{short(document.title, 300)}. {short(document.publisher, 120)}, "
+        f"{document.published or 'date unknown'}, passage {passage_number}"
+    )
+
+
+def _clean_marks(marks: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(marks):
+        start, end = max(0, start), min(length, end)
+        if start >= end:
+            continue
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def marked(text: str, marks: Sequence[tuple[int, int]]) -> str:
+    """`text` escaped, with the spans in `marks` in <b>."""
+    pieces: list[str] = []
+    position = 0
+    for start, end in _clean_marks(marks, len(text)):
+        pieces += [escape(text[position:start]), "<b>", escape(text[start:end]), "</b>"]
+        position = end
+    pieces.append(escape(text[position:]))
+    return "".join(pieces)
+
+
+def blockquote(inner_html: str, *, expandable: bool) -> str:
+    return f"<blockquote{' expandable' if expandable else ''}>{inner_html}</blockquote>"
+
+
+def _fit_quote(text: str, marks: Sequence[tuple[int, int]], budget: int) -> str:
+    """The quote as a blockquote within `budget` UTF-16 units, cut between words with '…' if need be."""
+
+    def render(cut: int) -> str:
+        shown = text[:cut].rstrip()
+        tail = ELLIPSIS if cut < len(text) else ""
+        return blockquote(marked(shown, marks) + tail, expandable=len(shown) > EXPANDABLE_FROM)
+
+    full = render(len(text))
+    if utf16_length(full) <= budget:
+        return full
+    low, high = 0, len(text)  # the longest cut that fits, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        if utf16_length(render(middle)) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    space = text.rfind(" ", 0, low)
+    return render(space if space > low // 2 else low)
+
+
+def excerpt_block(excerpt: Excerpt, number: int, budget: int = MAX_MESSAGE) -> str:
+    """One excerpt: the quote with question terms in bold, then its numbered citation."""
+    cite = citation(excerpt.document, excerpt.passage.number, number)
+    quote = _fit_quote(excerpt.text, excerpt.marks, budget - utf16_length(cite) - 1)
+    return f"{quote}\n{cite}"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One message of a split answer: its HTML and the excerpts (number, excerpt) it holds."""
+
+    html: str
+    excerpts: tuple[tuple[int, Excerpt], ...] = ()
+
+
+def answer_messages(answer: Answer, *, first_number: int = 1, examples: Sequence[str] = ()) -> list[Chunk]:
+    """An answer as one or more messages (split between excerpts)."""
+    if not answer.terms:
+        return [Chunk(no_terms(examples))]
+    if not answer.answered:
+        return [Chunk(escape(NOT_IN_CORPUS))]
+    numbered = list(enumerate(answer.excerpts, start=first_number))
+    blocks = [excerpt_block(excerpt, number) for number, excerpt in numbered]
+    chunks: list[Chunk] = []
+    for group in pack_indices(blocks):
+        chunks.append(Chunk(BLOCK_SEPARATOR.join(blocks[i] for i in group), tuple(numbered[i] for i in group)))
+    return chunks
+
+
+def pack_indices(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[list[int]]:
+    """Group consecutive blocks into messages of at most `limit` UTF-16 units (each block must fit)."""
+    groups: list[list[int]] = []
+    size = 0
+    separator = utf16_length(BLOCK_SEPARATOR)
+    for index, block in enumerate(blocks):
+        length = utf16_length(block)
+        if length > limit:
+            raise ValueError(f"block {index} is {length} UTF-16 units, over the {limit} limit")
+        if groups and size + separator + length <= limit:
+            groups[-1].append(index)
+            size += separator + length
+        else:
+            groups.append([index])
+            size = length
+    return groups
+
+
+def pack(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
+    return [BLOCK_SEPARATOR.join(blocks[i] for i in group) for group in pack_indices(blocks, limit)]
+
+
+def no_terms(examples: Sequence[str]) -> str:
+    text = NO_TERMS_START
+    if examples:
+        return f"{text}, for example:\n<i>{escape(short(examples[0], 300))}</i>"
+    return text + "."
+
+
+def empty_ask(examples: Sequence[str]) -> str:
+    return escape(EMPTY_ASK.format(example=short(examples[0], 300) if examples else "Who met in Moscow?"))
+
+
+def rate_limited(seconds: float) -> str:
+    return escape(RATE_LIMITED.format(seconds=max(1, round(seconds))))
+
+
+# --- Full passage ------------------------------------------------------------------------------
+
+
+def split_text(text: str, limit: int, render: Callable[[str], str] = escape) -> list[str]:
+    """Cut plain `text` into pieces whose rendering (`render(piece)`) fits in `limit` UTF-16 units,
+    between paragraphs, else sentences/words, else anywhere. Returns the raw pieces."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while rest:
+        if utf16_length(render(rest)) <= limit:
+            pieces.append(rest)
+            break
+        low, high = 1, len(rest)  # longest prefix that fits
+        while low < high:
+            middle = (low + high + 1) // 2
+            if utf16_length(render(rest[:middle])) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        cut = low
+        for boundary in ("\n\n", "\n", ". ", " "):
+            position = rest.rfind(boundary, 0, low)
+            if position > low // 2:
+                cut = position + len(boundary)
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return [p for p in pieces if p]
+
+
+def passage_messages(document: Document, passage: Passage) -> list[str]:
+    """The whole passage as a quote (split over messages if long), then its citation."""
+    cite = citation(document, passage.number)
+    head = "Full passage:\n"
+    overhead = utf16_length(head) + utf16_length(blockquote("", expandable=True)) + utf16_length(cite) + 1
+
+    def render(piece: str) -> str:
+        return escape(piece)
+
+    pieces = split_text(passage.text, MAX_MESSAGE - overhead, render)
+    messages = []
+    for index, piece in enumerate(pieces):
+        body = blockquote(escape(piece), expandable=len(piece) > EXPANDABLE_FROM * 2)
+        prefix = head if index == 0 else ""
+        suffix = f"\n{cite}" if index == len(pieces) - 1 else ""
+        messages.append(f"{prefix}{body}{suffix}")
+    return messages
+
+
+# --- Inline mode -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InlineItem:
+    title: str  # plain text
+    description: str  # plain text
+    html: str  # the message sent when the result is chosen
+
+
+def inline_items(answer: Answer) -> list[InlineItem]:
+    question = answer.question.strip()
+    if len(question) > INLINE_QUESTION_CHARS:
+        question = question[: INLINE_QUESTION_CHARS - 1].rstrip() + ELLIPSIS
+    header = f"<i>{escape(question)}</i>\n" if question else ""
+    items = []
+    for excerpt in answer.excerpts:
+        body = excerpt_block(excerpt, 1, MAX_MESSAGE - utf16_length(header))
+        body = body.replace("\n[1] ", "\n", 1)  # a single result needs no number
+        title = " ".join(excerpt.text.split())
+        if len(title) > INLINE_TITLE_CHARS:
+            title = title[: INLINE_TITLE_CHARS - 1].rstrip() + ELLIPSIS
+        items.append(InlineItem(title, citation_text(excerpt.document, excerpt.passage.number), header + body))
+    return items
+
+
+# --- Commands ----------------------------------------------------------------------------------
+
+
+def _period(view: Overview) -> str:
+    if view.first_date and view.last_date and view.first_date != view.last_date:
+        return f"from {view.first_date} to {view.last_date}"
+    if view.first_date:
+        return f"from {view.first_date}"
+    return "undated"
+
+
+def start_text(view: Overview, examples: Sequence[str], bot_username: str | None) -> str:
+    articles = "article" if view.articles == 1 else "articles"
+    publishers = ", ".join(escape(short(p, 120)) for p in view.publishers[:4])
+    if len(view.publishers) > 4:
+        publishers += f" and {len(view.publishers) - 4} more"
+    lines = [
+        "I answer questions with <b>verbatim quotes</b> from news articles, each quote cited with a link "
+        "to its article.",
+        "",
+        f"I know <b>{view.articles} {articles}</b> ({_period(view)}) from {publishers}. They are about:",
+    ]
+    for document in view.documents[:MAX_TITLES_IN_START]:
+        lines.append(f"• {escape(short(document.title, 200))}")
+    if view.articles > MAX_TITLES_IN_START:
+        lines.append(f"• … and {view.articles - MAX_TITLES_IN_START} more: /sources")
+    if examples:
+        lines += ["", "Try asking:"]
+        lines += [f"• <i>{escape(short(example, 200))}</i>" for example in examples[:3]]
+    lines += ["", "More in /help." + (f" In any chat, type @{escape(bot_username)} and a question." if bot_username else "")]
+    return "\n".join(lines)
+
+
+def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
+    name = f"@{escape(bot_username)}" if bot_username else "the bot"
+    example = escape(short(examples[0], 300)) if examples else "Who met in Moscow?"
+    return "\n".join(
+        [
+            "<b>How to ask</b>",
+            f"In this private chat, just send your question, e.g. <i>{example}</i>",
+            "",
+            "<b>In groups</b>, I only answer:",
+            f"• /ask followed by your question",
+            f"• messages that mention {name}",
+            "• replies to my messages",
+            "",
+            f"<b>In any chat</b>, type {name} and a question, then pick a quote to send.",
+            "",
+            "Each answer quotes the articles word for word, with the question's words in <b>bold</b> and "
+            "a numbered citation linking to the article. Under an answer, <b>More</b> shows further "
+            "quotes and <b>¶ n</b> shows the whole passage of quote n.",
+            "",
+            "/sources lists the articles; /start says what I know.",
+        ]
+    )
+
+
+def sources_messages(view: Overview) -> list[str]:
+    blocks = [f"<b>The {view.articles} article{'s' if view.articles != 1 else ''} I quote from</b>"]
+    for number, document in enumerate(view.documents, start=1):
+        link = _link(document.url, escape(short(document.title, 300)))
+        line = f"{number}. {link}\n{escape(short(document.publisher, 120))}, {escape(document.published or 'date unknown')}"
+        if not document.url:
+            line += " (no link known)"
+        blocks.append(line)
+    return pack(blocks)
+
+
+def reload_done(articles: int, passages: int, before: tuple[int, int], problems: Sequence[str]) -> str:
+    text = (
+        f"Reloaded the corpus: {articles} articles, {passages} passages "
+        f"(before: {before[0]} articles, {before[1]} passages)."
+    )
+    if problems:
+        shown = "\n".join(f"• {escape(short(p, 300))}" for p in problems[:10])
+        more = f"\n… and {len(problems) - 10} more" if len(problems) > 10 else ""
+        text += f"\n\nSkipped with warnings:\n{shown}{more}"
+    return text
+
+
+def reload_failed(reason: str, articles: int) -> str:
+    text = (
+        f"Reload failed: {escape(short(reason, 2000))}\n\nI'm still answering from the previous corpus "
+        f"({articles} articles)."
+    )
+    return text
+
+
+# --- Plain-text fallback -----------------------------------------------------------------------
+
+_ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
+_TAG = re.compile(r"</?(b|i|blockquote|blockquote expandable)>")
+
+
+def plain_text(message_html: str) -> str:
+    """The same message without markup, for when Telegram cannot parse the HTML:
+    links become 'title (address)', quotes get quotation marks."""
+    text = _ANCHOR.sub(lambda m: f"{m.group(2)} ({m.group(1)})", message_html)
+    text = re.sub(r"<blockquote(?: expandable)?>", "“", text).replace("</blockquote>", "”")
+    text = _TAG.sub("", text)
+    text = html.unescape(text)
+    if utf16_length(text) > MAX_MESSAGE:  # cannot happen (markup is longer than its replacement), but be safe
+        text = text[: MAX_MESSAGE // 2]
+    return text or ELLIPSIS
+

@@ -1,0 +1,332 @@
+"""The Telegram bot as a long-running service: build the Application, run it with long
+polling or a webhook, stop gracefully on SIGTERM/SIGINT, reload the corpus on SIGHUP,
+and keep the token out of every log line and message.
+
+`run(ServiceConfig)` is what `python -m bot run` calls, with plain values read once
+from the settings. `build_application` is also used by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import sys
+from collections.abc import Awaitable, Hashable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+
+from bot.corpus import CorpusError
+from bot.library_holder import LibraryHolder
+from bot.search import load_library
+from bot.telegram_access import AccessPolicy
+from bot.telegram_bot import COMMANDS, CorpusBot, describe
+
+log = logging.getLogger(__name__)
+
+MAX_RUNNING_UPDATES = 64  # handlers running at once (most of them wait on Telegram)
+MAX_QUEUED_UPDATES = 100_000  # updates admitted to wait for their chat's turn
+RATE_LIMIT_RETRIES = 3  # a 429 "retry after N s" is waited out and retried this often
+BOOTSTRAP_RETRIES = 3  # connection attempts at start before giving up (systemd restarts us)
+POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+REDACTED = "[REDACTED]"
+
+NO_TOKEN = """\
+error: no Telegram bot token is set, so the bot cannot connect to Telegram.
+
+To get one: in Telegram, open @BotFather, send /newbot and answer its two questions
+(a name, then a username ending in "bot"). It replies with a token like
+123456789:AAHk3...
+
+Put the token in a file named .env in the folder you start the bot from:
+
+    BOT_TOKEN=123456789:AAHk3...
+
+(or set the environment variable BOT_TOKEN), then run: python -m bot run
+Without a token, 'python -m bot chat' answers questions in this terminal."""
+
+TOKEN_REJECTED = (
+    "error: the token was rejected by the Bot API at {server}; check BOT_TOKEN (copy it again from "
+    "@BotFather, /mybots > your bot > API Token)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Everything the service needs, as plain values (see bot/settings.py for their meaning)."""
+
+    token: str | None
+    api_base_url: str = "https://api.telegram.org"
+    corpus_dir: Path = Path("corpus")
+    max_file_bytes: int = 2_000_000
+    top_k: int = 3
+    min_match: float = 0.4
+    allowed_chat_ids: tuple[int, ...] = ()
+    allowed_user_ids: tuple[int, ...] = ()
+    admin_ids: tuple[int, ...] = ()
+    user_questions_per_minute: int = 20
+    example_questions: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = None
+
+
+# --- Keeping secrets out of logs --------------------------------------------------------------
+
+
+class SecretFilter(logging.Filter):
+    """Replaces secrets (the bot token, the webhook secret) in log records, including
+    formatted arguments, exception text and stack traces, with [REDACTED].
+
+    The token is matched whole, URL-encoded, and by its secret part after the colon, so
+    request URLs (`.../bot<token>/getMe`) and PTB's invalid-token message are covered.
+    """
+
+    def __init__(self, secrets: Iterable[str | None]):
+        super().__init__()
+        variants: set[str] = set()
+        for secret in secrets:
+            if not secret:
+                continue
+            variants |= {secret, quote(secret, safe=""), quote(secret)}
+            _, _, tail = secret.partition(":")
+            if len(tail) >= 8:
+                variants.add(tail)
+        self._pattern = (
+            re.compile("|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))) if variants else None
+        )
+
+    def redact(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text) if self._pattern else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call: leave it to the formatter to report
+            return True
+        clean = self.redact(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, ()
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def protect_logs(*secrets: str | None) -> SecretFilter:
+    """Install a SecretFilter on every handler of the root logger (adding a stderr handler if there
+    is none, so Python's unfiltered last-resort handler is never used), and quieten the HTTP
+    client loggers, whose INFO lines are request URLs with the token in them."""
+    secret_filter = SecretFilter(secrets)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in root.handlers:
+        handler.addFilter(secret_filter)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return secret_filter
+
+
+# --- Update ordering ----------------------------------------------------------------------------
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of one chat are handled one after another, in the order Telegram sent them;
+    different chats are handled concurrently (at most `max_running` handlers at once).
+
+    An update waits for its chat's previous update before taking a running slot, so a
+    busy chat cannot occupy the slots other chats need. Inline queries (no chat) are
+    ordered per user.
+    """
+
+    def __init__(self, max_running: int = MAX_RUNNING_UPDATES):
+        super().__init__(max_concurrent_updates=MAX_QUEUED_UPDATES)
+        self._max_running = max_running
+        self._running: asyncio.Semaphore | None = None
+        self._last: dict[Hashable, asyncio.Future[None]] = {}
+
+    async def initialize(self) -> None:
+        self._running = asyncio.Semaphore(self._max_running)
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self._running is None:
+            await self.initialize()
+        assert self._running is not None
+        key = chat_key(update)
+        if key is None:
+            async with self._running:
+                await coroutine
+            return
+        previous = self._last.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last[key] = done
+        started = False
+        try:
+            if previous is not None:
+                await asyncio.wait({previous})  # never cancels `previous`
+            async with self._running:
+                started = True
+                await coroutine
+        finally:
+            if not started and asyncio.iscoroutine(coroutine):
+                coroutine.close()
+            done.set_result(None)
+            if self._last.get(key) is done:
+                del self._last[key]
+
+
+def chat_key(update: object) -> Hashable | None:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return None
+
+
+# --- Building and running ------------------------------------------------------------------------
+
+
+def build_application(config: ServiceConfig, holder: LibraryHolder) -> Application:
+    """The PTB Application with all handlers, per-chat ordering and Telegram's flood limits."""
+    if not config.token:
+        raise ValueError("a token is required")
+    base = config.api_base_url.rstrip("/")
+    corpus_bot = CorpusBot(
+        holder,
+        top_k=config.top_k,
+        min_match=config.min_match,
+        access=AccessPolicy(config.allowed_chat_ids, config.allowed_user_ids, config.admin_ids),
+        questions_per_minute=config.user_questions_per_minute,
+        example_questions=config.example_questions,
+    )
+
+    async def post_init(application: Application) -> None:
+        me = application.bot
+        try:
+            await me.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        except TelegramError as error:
+            log.warning("could not set the command menu: %s", describe(error))
+        library = holder.library
+        log.info("serving as @%s: %d articles, %d passages", me.username, len(library.documents),
+                 len(library.passages))
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: application.create_task(_reload_on_signal(holder))
+            )
+        except (NotImplementedError, AttributeError, RuntimeError, ValueError):
+            pass  # no SIGHUP (Windows) or not the main thread (tests)
+
+    application = (
+        ApplicationBuilder()
+        .token(config.token)
+        .base_url(lambda token: f"{base}/bot{token}")
+        .base_file_url(lambda token: f"{base}/file/bot{token}")
+        .concurrent_updates(ChatOrderedProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .connect_timeout(10)
+        .read_timeout(15)
+        .write_timeout(15)
+        .pool_timeout(10)
+        .post_init(post_init)
+        .build()
+    )
+    corpus_bot.register(application)
+    return application
+
+
+async def _reload_on_signal(holder: LibraryHolder) -> None:
+    try:
+        reloaded = await holder.reload()
+    except (CorpusError, OSError, ValueError) as error:
+        log.error("SIGHUP: reload failed, keeping the current corpus: %s", error)
+        return
+    for problem in reloaded.problems:
+        log.warning("corpus: %s", problem)
+    log.info("SIGHUP: corpus reloaded: %d articles, %d passages", len(reloaded.library.documents),
+             len(reloaded.library.passages))
+
+
+def webhook_problem(config: ServiceConfig) -> str | None:
+    """Why the webhook settings cannot work, or None."""
+    if not config.webhook_url:
+        return None
+    parts = urlsplit(config.webhook_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"BOT_WEBHOOK_URL must be a full https:// address, like https://bot.example.org/telegram (got {config.webhook_url!r})"
+    if not config.webhook_secret:
+        return (
+            "BOT_WEBHOOK_URL is set but BOT_WEBHOOK_SECRET is not. The webhook needs a secret so that only "
+            "Telegram can post updates: put a random string of letters, digits, _ and - (up to 256) in .env, "
+            "e.g. BOT_WEBHOOK_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if not WEBHOOK_SECRET.match(config.webhook_secret):
+        return "BOT_WEBHOOK_SECRET may only hold 1-256 characters A-Z, a-z, 0-9, _ and -"
+    return None
+
+
+def run(config: ServiceConfig) -> int:
+    """Run the bot until SIGTERM/SIGINT; return the process exit code."""
+    if not config.token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    secrets = protect_logs(config.token, config.webhook_secret)
+    problem = webhook_problem(config)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    library, problems = load_library(config.corpus_dir, max_file_bytes=config.max_file_bytes)
+    for corpus_problem in problems:
+        log.warning("corpus: %s", corpus_problem)
+    holder = LibraryHolder(
+        library, lambda: load_library(config.corpus_dir, max_file_bytes=config.max_file_bytes)
+    )
+    server = config.api_base_url.rstrip("/")
+    try:
+        application = build_application(config, holder)
+        if config.webhook_url:
+            log.info("receiving updates by webhook at %s (listening on %s:%d)", config.webhook_url,
+                     config.webhook_listen, config.webhook_port)
+            application.run_webhook(
+                listen=config.webhook_listen,
+                port=config.webhook_port,
+                url_path=urlsplit(config.webhook_url).path.lstrip("/"),
+                webhook_url=config.webhook_url,
+                secret_token=config.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+                bootstrap_retries=BOOTSTRAP_RETRIES,
+            )
+        else:
+            log.info("receiving updates by long polling from %s", server)
+            application.run_polling(
+                allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT, bootstrap_retries=BOOTSTRAP_RETRIES
+            )
+    except InvalidToken:
+        print(TOKEN_REJECTED.format(server=server), file=sys.stderr)
+        return 1
+    except TelegramError as error:
+        print(f"error: cannot use the Bot API at {server}: {secrets.redact(describe(error))}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: {secrets.redact(str(error))}", file=sys.stderr)
+        return 1
+    log.info("stopped")
+    return 0

@@ -1,0 +1,116 @@
+"""Running the real bot Application in the test's event loop against `FakeTelegram`.
+
+    async with serving(tg, library) as bot:
+        question = tg.private_message(42, "Why did Russia deploy border guards in Syunik?")
+        [reply] = await bot.replies_to(question)
+        ...
+        await bot.drain()  # every update fetched so far is handled; the bot is stopped
+
+`drain()` is the barrier that lets tests assert that something did *not* happen without
+sleeping: it waits until the fake has handed out every pushed update (and the bot has
+confirmed them), then stops the Application, which first finishes every update it received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.library_holder import LibraryHolder
+from bot.search import Library, load_library
+from bot.telegram_service import ServiceConfig, build_application
+from tests.fake_telegram import Call, FakeTelegram
+
+EXAMPLES = (
+    "Why did Russia deploy border guards in Syunik?",
+    "Who is the commander of Russia's Southern Military District?",
+    "When did Pashinyan and Putin meet in Moscow?",
+)
+QUESTION = "Why did Russia deploy border guards in Syunik?"
+
+
+class Running:
+    def __init__(self, tg: FakeTelegram, application: Application, holder: LibraryHolder):
+        self.tg = tg
+        self.application = application
+        self.holder = holder
+        self.stopped = False
+
+    async def replies_to(self, update: dict, count: int = 1, *, timeout: float = 15.0) -> list[Call]:
+        """The bot's messages replying to the message in `update` (waits for `count` of them)."""
+        message = update.get("message") or update.get("edited_message") or update
+        return await self.tg.wait_for_async(
+            "sendMessage", count, timeout=timeout, chat_id=message["chat"]["id"],
+            reply_parameters=lambda r: isinstance(r, dict) and r.get("message_id") == message["message_id"],
+        )
+
+    async def drain(self, timeout: float = 15.0) -> None:
+        if self.stopped:
+            return
+        await self.tg.wait_for_async(lambda: not self.tg.pending_updates(), timeout=timeout)
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.application.updater and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+
+def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
+    values: dict[str, Any] = dict(
+        token=tg.token, api_base_url=tg.base_url, example_questions=EXAMPLES, min_match=0.3, top_k=3
+    )
+    values.update(overrides)
+    return ServiceConfig(**values)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    tg: FakeTelegram,
+    library: Library,
+    *,
+    loader: Callable[[], Any] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Running]:
+    """The bot, long-polling the fake, as `python -m bot run` builds it."""
+    config = config_for(tg, **overrides)
+    holder = LibraryHolder(library, loader or (lambda: load_library(Path(config.corpus_dir), max_file_bytes=10**7)))
+    application = build_application(config, holder)
+    await application.initialize()
+    running = Running(tg, application, holder)
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await application.start()
+        yield running
+    finally:
+        await running.stop()
+
+
+def reply_ids(tg: FakeTelegram, chat_id: int) -> list[int]:
+    """The message ids the bot's messages in `chat_id` reply to, in sending order."""
+    return [
+        c.params["reply_parameters"]["message_id"]
+        for c in tg.sent("sendMessage", chat_id=chat_id)
+        if isinstance(c.params.get("reply_parameters"), dict)
+    ]
+
+
+def texts(calls: list[Call]) -> list[str]:
+    """What the user sees (plain text after Telegram parsed the HTML)."""
+    return [c.result["text"] for c in calls]
+
+
+def entity_types(call: Call) -> list[str]:
+    return [e["type"] for e in call.result.get("entities", [])]
