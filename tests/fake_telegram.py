@@ -30,8 +30,11 @@ Usage with python-telegram-bot::
                 await app.updater.stop()
                 await app.stop()
 
-(``telegram.Bot(tg.token, base_url=tg.api_url)`` works the same way;
-``tg.api_url == f"{tg.base_url}/bot"``.)
+(``telegram.Bot(tg.token, base_url=tg.api_url, base_file_url=tg.file_url)``
+works the same way; ``tg.api_url == f"{tg.base_url}/bot"``.  Always pass
+``base_file_url`` too: without it PTB downloads files from api.telegram.org.)
+Under pytest, ``tests/`` is on ``sys.path`` (no ``__init__.py``), so import
+it as ``from fake_telegram import FakeTelegram``.
 
 IMPORTANT: when the bot runs in the *same* event loop as the test, use
 ``await tg.wait_for_async(...)``; the blocking ``tg.wait_for(...)`` would
@@ -82,7 +85,19 @@ What the fake does
 * Fault injection: ``tg.fail_next(method, fault, times=1, ...)`` with fault in
   ``"500" "502" "429" "403" "409" "migrate" "parse" "drop" "drop_after"
   "slow"`` (see :meth:`FakeTelegram.fail_next`).  ``method="*"`` matches any
-  method except ``getUpdates``.
+  method except ``getUpdates``.  Lasting states: ``tg.block(user_id)`` (403
+  "bot was blocked by the user" until ``unblock``) and
+  ``tg.migrate_chat(group_id)`` (the group became a supergroup: every later
+  call to the old id gets the migrate error; service messages are pushed).
+* ``tg.calls`` is a snapshot list in *completion* order (a long poll appears
+  when it returns); a :class:`Call` never changes once it is in the list.
+  ``call.time`` is the arrival time.
+* Deliberate differences from Telegram: unknown HTML entities (``&foo;``) and
+  a bare ``&`` are rejected (Telegram keeps them literally) so that
+  un-escaped text is caught -- ``FakeTelegram(strict_html_entities=False)``
+  behaves like Telegram; unknown chats are created on first use instead of
+  "chat not found"; webhooks are accepted by ``setWebhook`` but updates are
+  only delivered through ``getUpdates``; no flood limits unless injected.
 
 Thread safety: all state is guarded by one lock/condition; public methods
 may be called from any thread.  ``stop()`` (or leaving the ``with`` block)
@@ -106,7 +121,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "ApiError",
@@ -215,7 +230,7 @@ class Call:
 @dataclass
 class _Fault:
     kind: str
-    retry_after: int = 1
+    retry_after: float = 1
     seconds: float = 1.0
     migrate_to_chat_id: int | None = None
 
@@ -876,6 +891,7 @@ _SENDING_METHODS = {
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # listen backlog; socketserver's default of 5 resets bursts of connections
 
     def __init__(self, fake: "FakeTelegram") -> None:
         self.fake = fake
@@ -1048,6 +1064,7 @@ class FakeTelegram:
         self._answered_callbacks: set[str] = set()
         self._inline_queries: dict[str, dict] = {}
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}
         self._files: dict[str, bytes] = {}
         self._ids = itertools.count(1)
 
@@ -1127,7 +1144,7 @@ class FakeTelegram:
         fault: str,
         times: int = 1,
         *,
-        retry_after: int = 1,
+        retry_after: float = 1,
         seconds: float = 1.0,
         migrate_to_chat_id: int | None = None,
     ) -> None:
@@ -1135,7 +1152,8 @@ class FakeTelegram:
 
         Faults: ``"500"`` (Internal Server Error JSON), ``"502"`` (nginx HTML
         Bad Gateway page), ``"429"`` (Too Many Requests, ``retry_after``
-        seconds), ``"403"`` (Forbidden: bot was blocked by the user),
+        seconds; Telegram always sends an int, a float such as 0.1 keeps
+        tests fast and PTB accepts it), ``"403"`` (Forbidden: bot was blocked by the user),
         ``"409"`` (Conflict: terminated by other getUpdates request),
         ``"migrate"`` (group upgraded to supergroup, ``migrate_to_chat_id``,
         default derived from the request's chat_id), ``"parse"`` (can't parse
@@ -1172,6 +1190,32 @@ class FakeTelegram:
                 if queue:
                     return queue.popleft()
         return None
+
+    def migrate_chat(self, chat_id: int, new_chat_id: int | None = None, *, push: bool = True) -> int:
+        """Upgrade group ``chat_id`` to a supergroup, as Telegram does; returns the new id.
+
+        From now on every call addressed to the old id answers 400 "group chat
+        was upgraded to a supergroup chat" with ``migrate_to_chat_id`` (PTB
+        raises ``ChatMigrated``).  With ``push`` the two service messages
+        (``migrate_to_chat_id`` in the old group, ``migrate_from_chat_id`` in
+        the new supergroup) are pushed as updates.
+        """
+        chat_id = int(chat_id)
+        if new_chat_id is None:
+            new_chat_id = -(1000000000000 + abs(chat_id))
+        with self._lock:
+            old_chat = self._chat(chat_id)
+            title = old_chat.get("title")
+            self._migrated[chat_id] = int(new_chat_id)
+            new_chat = self._chat(int(new_chat_id), kind="supergroup", title=title)
+            if push:
+                actor = next(iter(self._users), 1)
+                to_msg = self._user_message(old_chat, actor, None, extra={"migrate_to_chat_id": new_chat_id})
+                self.push_update({"message": to_msg})
+                from_msg = self._user_message(new_chat, None, None, extra={"migrate_from_chat_id": chat_id})
+                from_msg["sender_chat"] = dict(old_chat)
+                self.push_update({"message": from_msg})
+        return int(new_chat_id)
 
     def block(self, user_id: int) -> None:
         """From now on, sending to ``user_id`` answers 403 "bot was blocked by the user"."""
@@ -1586,9 +1630,10 @@ class FakeTelegram:
 
     def _dispatch_http(self, verb: str, path: str, content_type: str, body: bytes) -> tuple[int, bytes, str]:
         url = urlsplit(path)
-        m = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)/?", url.path)
+        url_path = unquote(url.path)
+        m = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)/?", url_path)
         if m is None:
-            fm = re.fullmatch(r"/file/bot([^/]*)/(.+)", url.path)
+            fm = re.fullmatch(r"/file/bot([^/]*)/(.+)", url_path)
             if fm and verb == "GET":
                 return self._serve_file(fm.group(1), fm.group(2))
             return _json_response(ApiError(404, "Not Found").payload(), 404)
@@ -1836,6 +1881,9 @@ class FakeTelegram:
         with self._lock:
             if isinstance(chat_id, int) and chat_id in self._blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
+            if isinstance(chat_id, int) and chat_id in self._migrated:
+                raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                               {"migrate_to_chat_id": self._migrated[chat_id]})
             return copy.deepcopy(self._chat(chat_id))
 
     def _m_getchat(self, p: dict) -> dict:
@@ -1843,7 +1891,8 @@ class FakeTelegram:
         chat.setdefault("accent_color_id", 0)
         chat.setdefault("max_reaction_count", 11)
         chat.setdefault("accepted_gift_types", {"unlimited_gifts": False, "limited_gifts": False,
-                                                "unique_gifts": False, "premium_subscription": False})
+                                                "unique_gifts": False, "premium_subscription": False,
+                                                "gifts_from_channels": False})
         return chat
 
     def _m_getchatmember(self, p: dict) -> dict:
@@ -2265,6 +2314,13 @@ class FakeTelegram:
                            limit=MAX_CAPTION_LENGTH, strict_entities=self.strict_html_entities)
             if "reply_markup" in r:
                 self._check_markup(r["reply_markup"])
+        button = p.get("button")
+        if button not in (None, ""):
+            if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+                raise bad_request("can't parse InlineQueryResultsButton JSON object")
+            if "start_parameter" in button and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}",
+                                                                str(button["start_parameter"])):
+                raise bad_request("START_PARAM_INVALID")
         with self._lock:
             if qid not in self._inline_queries:
                 raise bad_request("query is too old and response timeout expired or query ID is invalid")

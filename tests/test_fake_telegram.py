@@ -512,3 +512,58 @@ async def test_application_end_to_end(tg: FakeTelegram) -> None:
         await app.stop()
     assert len(tg.sent("sendMessage", chat_id=-500)) == 1
     assert tg.failed() == [c for c in tg.failed() if c.method == "getUpdates"]
+
+
+async def test_migration_files_and_fast_retry_after(tg: FakeTelegram) -> None:
+    async with Bot(tg.token, base_url=tg.api_url, base_file_url=tg.file_url) as bot:
+        tg.group_message(-77, 5, "hello group")
+        new_id = tg.migrate_chat(-77)
+        updates = await bot.get_updates()
+        assert [u.message.migrate_to_chat_id for u in updates] == [None, new_id, None]
+        assert updates[2].message.migrate_from_chat_id == -77
+        with pytest.raises(ChatMigrated) as info:
+            await bot.send_message(-77, "still there?")
+        assert info.value.new_chat_id == new_id
+        assert (await bot.send_message(new_id, "moved")).chat.type == "supergroup"
+        assert (await bot.get_chat(new_id)).title == "Test group -77"
+
+        photo = tg.photo_message(5)["message"]["photo"][-1]
+        file = await bot.get_file(photo["file_id"])
+        assert len(await file.download_as_bytearray()) > 0
+
+        tg.fail_next("sendMessage", "429", retry_after=0.1)
+        with pytest.raises(RetryAfter) as retry:
+            await bot.send_message(1, "x")
+        assert retry.value._retry_after.total_seconds() == 0.1
+
+
+def test_inline_button_validation(tg: FakeTelegram) -> None:
+    query_id = tg.inline_query(3, "")["inline_query"]["id"]
+    bad = api(tg, "answerInlineQuery", inline_query_id=query_id, results=[],
+              button={"text": "Help", "start_parameter": "has space"})
+    assert error_of(bad) == (400, "Bad Request: START_PARAM_INVALID")
+    assert api(tg, "answerInlineQuery", inline_query_id=query_id, results=[],
+               button={"text": "Help", "start_parameter": "inline"}).json()["ok"]
+    again = api(tg, "answerInlineQuery", inline_query_id=query_id, results=[])
+    assert "query is too old" in error_of(again)[1]
+
+
+def test_concurrent_sends_get_distinct_message_ids(tg: FakeTelegram) -> None:
+    tg.private_message(11, "hi")
+    results: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def send(i: int) -> None:
+        response = api(tg, "sendMessage", chat_id=11, text=f"answer {i}")
+        with lock:
+            results.append(response)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    ids = sorted(r.json()["result"]["message_id"] for r in results)
+    assert ids == list(range(2, 32))  # message 1 is the user's
+    assert len(tg.wait_for("sendMessage", count=30, chat_id=11)) == 30
+    assert [m["message_id"] for m in tg.messages(11)] == list(range(1, 32))
