@@ -713,11 +713,7 @@ def _legacy_markdown(text: str) -> tuple[str, list[dict]]:
         if c in "*_`":
             end = text.find(c, i + 1)
             if end < 0:
-                kind = {"*": "bold", "_": "italic", "`": "code"}[c]
-                raise ParseError(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                    if kind else ""
-                )
+                raise ParseError(f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}")
             start = out.length
             out.add(text[i + 1 : end])
             if out.length > start:
