@@ -79,6 +79,7 @@ def question_text(text: str, bot_username: str | None) -> str:
         text = text[match.end() :]
     if bot_username:
         text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
+        text = re.sub(r"[ \t]{2,}", " ", text)
     return text.strip()
 
 

@@ -78,6 +78,7 @@ class ServiceConfig:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    request_timeout: float = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
 
 
 # --- Keeping secrets out of logs --------------------------------------------------------------
@@ -243,8 +244,8 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
         .concurrent_updates(ChatOrderedProcessor())
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .connect_timeout(10)
-        .read_timeout(15)
-        .write_timeout(15)
+        .read_timeout(config.request_timeout)
+        .write_timeout(config.request_timeout)
         .pool_timeout(10)
         .post_init(post_init)
         .build()

@@ -91,7 +91,11 @@ async def serving(
     try:
         if application.post_init:
             await application.post_init(application)
-        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await application.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES,
+            # as Application.run_polling does: polling errors go to the bot's error handler
+            error_callback=lambda error: application.create_task(application.process_error(None, error)),
+        )
         await application.start()
         yield running
     finally:
