@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import console
+from bot import benchmark, console
 from bot.answers import answer_question
 from bot.corpus import CorpusError
 from bot.evaluation import QuestionFileError, evaluate, read_cases
@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_ = sub.add_parser("eval", help="measure answer quality on a question file (JSON lines)")
     evaluate_.add_argument("file", type=Path)
     evaluate_.add_argument("--verbose", "-v", action="store_true", help="list each question answered wrongly")
+    bench = sub.add_parser("bench", help="benchmark speed, start-up and memory on synthetic corpora (README: "
+                           "Performance)")
+    benchmark.add_arguments(bench)
     return parser
 
 
@@ -162,3 +165,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    return benchmark.run_from_args(args)
+
+
+COMMANDS["bench"] = _bench

@@ -1,0 +1,349 @@
+"""`python -m bot bench`: build synthetic corpora of 10k, 100k and 1M passages and measure
+index build, start-up (cold and with the cached index), retrieval and whole-answer latency,
+answers per second, peak memory and the longest event-loop stall while answering.
+
+Each measurement runs in a fresh process pinned to one CPU (the targets are for one core),
+so start-up and peak memory are those of a bot process, not of this one:
+
+* ``cold``: start with an empty index cache: read, analyze and index every file, write the
+  cache. "index build" is the analysis and indexing part of it.
+* ``serve``: start with the cached index ("start-up, cached": process start to ready,
+  interpreter and imports included), then answer the questions one after another
+  (retrieval alone: `Library.query` + `Library.search` for as many passages as
+  `answer_question` asks; whole answer: `answer_question` + rendering for Telegram,
+  `bot.telegram_html.answer_messages`, or `bot.console.render_answer` where that module is
+  missing), then again concurrently from worker threads (`asyncio.to_thread`, as the Telegram
+  layer does, 4 at a time) while a coroutine on the event loop measures how late its 1 ms
+  sleeps wake up: the longest event-loop stall. Peak memory is that process's peak RSS.
+* ``add``: the cost of adding one article to the cached corpus (and of removing it again).
+
+Corpora and caches live under ``--workdir`` (default ``.cache/bench``); a corpus is written
+once and reused. The corpus text recombines the seed corpus (see `bot.synthetic_corpus`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = (10_000, 100_000, 1_000_000)
+LIMIT = 3  # excerpts per answer, the default top_k
+MIN_MATCH = 0.3
+CONCURRENCY = 4
+TICK = 0.001
+
+
+# --- the phases, each in its own process --------------------------------------------------------
+
+
+def _pin_to_one_cpu() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _open(folder: Path, cache: Path, engine: str) -> tuple[object, object]:
+    from bot import index_cache
+    from bot.search import Library
+
+    opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
+    library = Library.from_index(opened.index, engine=engine, weights=opened.weights)
+    return library, opened
+
+
+def phase_cold(params: dict) -> dict:
+    folder, cache = Path(params["folder"]), Path(params["cache"])
+    shutil.rmtree(cache, ignore_errors=True)
+    started = time.perf_counter()
+    library, opened = _open(folder, cache, params["engine"])
+    return {"ready_at": time.time(), "load": time.perf_counter() - started, "build": opened.seconds["analyze"],
+            "how": opened.how, "passages": len(library.passages), "documents": len(library.documents),
+            "terms": len(library.index.terms), "postings": len(library.index.posting_passage),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _renderer():
+    try:
+        from bot.telegram_html import answer_messages
+    except ImportError:
+        from bot.console import render_answer
+
+        return "console.render_answer", render_answer
+    return "telegram_html.answer_messages", answer_messages
+
+
+def phase_serve(params: dict) -> dict:
+    from bot.answers import CANDIDATES_PER_EXCERPT, answer_question
+
+    folder, cache = Path(params["folder"]), Path(params["cache"])
+    started = time.perf_counter()
+    library, opened = _open(folder, cache, params["engine"])
+    ready_at, load = time.time(), time.perf_counter() - started
+    rss_ready = _rss_mb()
+    questions = params["questions"]
+    renderer, render = _renderer()
+    k = (LIMIT + 1) * CANDIDATES_PER_EXCERPT
+
+    def answer(question: str) -> object:
+        return render(answer_question(library, question, limit=LIMIT, min_match=MIN_MATCH))
+
+    for question in questions[:20]:  # warm-up: first-call costs belong to start-up
+        answer(question)
+    retrieval, whole = [], []
+    clock = time.perf_counter
+    for question in questions:
+        t0 = clock()
+        library.search(library.query(question), k)
+        t1 = clock()
+        result = answer(question)
+        t2 = clock()
+        retrieval.append(t1 - t0)
+        whole.append(t2 - t1)
+    stalls = {
+        "to_thread_x4_switch_5ms": asyncio.run(_stall(library, render, questions, workers=None, switch=0.005)),
+        "one_worker_switch_1ms": asyncio.run(_stall(library, render, questions, workers=1, switch=0.001)),
+    }
+    sys.setswitchinterval(0.005)
+    return {
+        "ready_at": ready_at, "load": load, "how": opened.how, "engine": library.engine, "renderer": renderer,
+        "retrieval_ms": _percentiles(retrieval), "answer_ms": _percentiles(whole),
+        "answers_per_s": len(whole) / sum(whole), "stall_ms": stalls,
+        "rss_ready_mb": rss_ready, "rss_after_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(),
+        "questions": len(questions),
+    }
+
+
+async def _stall(library, render, questions: list[str], *, workers: int | None, switch: float) -> dict:
+    """Answer all questions from worker threads, CONCURRENCY at a time, and render each answer on
+    the event loop, as the Telegram layer does; meanwhile a coroutine sleeps 1 ms at a time on
+    the loop: how late it wakes up is how long the loop could not run (GIL, rendering...).
+
+    `workers`: None = `asyncio.to_thread` (the default executor: several threads contend for
+    the GIL with the loop), or a dedicated executor with that many threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.answers import answer_question
+
+    sys.setswitchinterval(switch)
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=workers) if workers else None
+    lateness: list[float] = []
+    done = False
+    started = asyncio.Event()
+
+    async def ticker() -> None:
+        started.set()
+        while not done:
+            t0 = time.perf_counter()
+            await asyncio.sleep(TICK)
+            lateness.append(time.perf_counter() - t0 - TICK)
+
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(question: str) -> None:
+        async with gate:
+            if executor is None:
+                answer = await asyncio.to_thread(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH)
+            else:
+                answer = await loop.run_in_executor(
+                    executor, functools.partial(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH))
+            render(answer)
+
+    probe = asyncio.create_task(ticker())
+    await started.wait()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(q) for q in questions))
+    elapsed = time.perf_counter() - t0
+    done = True
+    await probe
+    if executor is not None:
+        executor.shutdown()
+    late = _percentiles(lateness)
+    return {"worst_ms": late["max"], "p99_ms": late["p99"], "answers_per_s": len(questions) / elapsed}
+
+
+def phase_add(params: dict) -> dict:
+    from bot import index_cache
+
+    folder, cache = Path(params["folder"]), Path(params["cache"])
+    source = sorted(folder.glob("syn-*.md"))[0]
+    added = folder / "zz-added-article.md"
+    added.write_text(source.read_text(encoding="utf-8").replace("title: ", "title: Added: ", 1), encoding="utf-8")
+    try:
+        t0 = time.perf_counter()
+        opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
+        add = time.perf_counter() - t0
+        result = {"add_s": add, "add_how": opened.how, "add_analyzed": opened.analyzed, "add_steps": opened.seconds}
+    finally:
+        added.unlink()
+    t0 = time.perf_counter()
+    opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
+    result.update(remove_s=time.perf_counter() - t0, peak_rss_mb=_peak_rss_mb())
+    return result
+
+
+def _percentiles(seconds: list[float]) -> dict:
+    import numpy as np
+
+    values = np.array(seconds) * 1000
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)),
+            "max": float(values.max()), "mean": float(values.mean())}
+
+
+PHASES = {"cold": phase_cold, "serve": phase_serve, "add": phase_add}
+
+
+def _run_phase(phase: str, params: dict) -> dict:
+    started = time.time()
+    process = subprocess.run(
+        [sys.executable, "-m", "bot.benchmark", phase],
+        input=json.dumps(params), capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"benchmark phase {phase} failed:\n{process.stderr[-3000:]}")
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    if "ready_at" in result:
+        result["startup"] = result["ready_at"] - started
+    return result
+
+
+# --- the whole benchmark -------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    passages: int
+    engine: str
+    cold: dict
+    serve: dict
+    add: dict | None
+
+
+def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int,
+        say=print) -> list[Row]:
+    from bot import synthetic_corpus
+
+    rows = []
+    for size in sizes:
+        t0 = time.perf_counter()
+        folder = synthetic_corpus.write_corpus(workdir / f"corpus-{size}", size, seed=seed,
+                                               seed_corpus=ROOT / "corpus")
+        say(f"# {size:,} passages: corpus ready in {time.perf_counter() - t0:.1f} s ({folder})")
+        asked = synthetic_corpus.questions(folder, questions, seed=seed,
+                                           seed_questions=ROOT / "tests" / "data" / "questions.jsonl")
+        engines = ["sparse"] + (["rank-bm25"] if size <= reference_up_to else [])
+        for engine in engines:
+            cache = workdir / f"cache-{size}-{engine}"
+            params = {"folder": str(folder), "cache": str(cache), "engine": engine, "questions": asked}
+            cold = _run_phase("cold", params)
+            say(f"#   {engine}: cold start {cold['startup']:.2f} s (build {cold['build']:.2f} s), "
+                f"{cold['documents']:,} articles, {cold['terms']:,} terms, {cold['postings']:,} postings")
+            if engine == "rank-bm25":  # slow per question: fewer of them
+                params["questions"] = asked[: max(20, min(len(asked), 200_000_000 // (size * 100)))]
+            serve = _run_phase("serve", params)
+            say(f"#   {engine}: {json.dumps(serve)}")
+            add = _run_phase("add", params) if engine == "sparse" else None
+            if add:
+                say(f"#   {engine}: add one article {add['add_s']:.2f} s ({json.dumps(add['add_steps'])}), "
+                    f"remove it {add['remove_s']:.2f} s")
+            rows.append(Row(size, engine, cold, serve, add))
+    return rows
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+
+    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, numpy {numpy.__version__}, "
+            f"{platform.system()} {platform.release()}; each phase pinned to one CPU")
+
+
+def table(rows: list[Row]) -> str:
+    header = ("| passages | engine | index build | start-up cold | start-up cached | retrieval p50 / p99 | "
+              "whole answer p50 / p99 | answers/s | peak RSS serving | longest event-loop stall: "
+              "to_thread ×4, 5 ms switch / 1 worker, 1 ms switch | add one article |")
+    lines = [header, "|" + "|".join(["---"] * 11) + "|"]
+    for row in rows:
+        s = row.serve
+        stall = s["stall_ms"]
+        lines.append(
+            f"| {row.passages:,} | {row.engine} | {row.cold['build']:.2f} s | {row.cold['startup']:.2f} s | "
+            f"{s['startup']:.2f} s | {s['retrieval_ms']['p50']:.2f} / {s['retrieval_ms']['p99']:.2f} ms | "
+            f"{s['answer_ms']['p50']:.2f} / {s['answer_ms']['p99']:.2f} ms | {s['answers_per_s']:.0f} | "
+            f"{s['peak_rss_mb']:.0f} MB | {stall['to_thread_x4_switch_5ms']['worst_ms']:.1f} / "
+            f"{stall['one_worker_switch_1ms']['worst_ms']:.1f} ms | "
+            + (f"{row.add['add_s']:.2f} s |" if row.add else "– |")
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot bench", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="corpus sizes in passages, comma-separated (default: %(default)s)")
+    parser.add_argument("--questions", type=int, default=2000, help="questions per corpus (default: %(default)s)")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "bench",
+                        help="where corpora and caches go (default: .cache/bench)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of corpora and questions")
+    parser.add_argument("--reference-up-to", type=int, default=100_000,
+                        help="also measure the rank-bm25 reference up to this size (default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=None, help="also write all figures to this JSON file")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    rows = run(sizes, workdir=args.workdir, questions=args.questions, seed=args.seed,
+               reference_up_to=args.reference_up_to, say=lambda line: print(line, flush=True))
+    print()
+    print(f"Machine: {machine()}")
+    print()
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] in PHASES:
+        _pin_to_one_cpu()
+        print(json.dumps(PHASES[sys.argv[1]](json.loads(sys.stdin.read()))))
+    else:
+        sys.exit(main())
