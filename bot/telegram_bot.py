@@ -416,15 +416,19 @@ class CorpusBot:
     async def _admitted(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message | None = None
     ) -> bool:
-        """Whether the sender may use the bot; tells an unlisted person in a private chat, once in a while."""
+        """Whether the sender may use the bot. Refusals are logged with the ids (what an operator
+        adds to the allow-list) and told to the person in a private chat, once per chat in 10 minutes."""
         user = update.effective_user
         chat = update.effective_chat
-        if self.access.allows(user.id if user else None, chat.id if chat else None):
+        user_id, chat_id = (user.id if user else None), (chat.id if chat else None)
+        if self.access.allows(user_id, chat_id):
             return True
+        if not self.refusals.check(chat_id if chat_id is not None else user_id or 0).allowed:
+            return False
+        log.info("not on the allow-list: user %s in chat %s", user_id, chat_id)
         message = message or update.effective_message
-        if chat is not None and chat.type == ChatType.PRIVATE and user is not None and message is not None:
-            if self.refusals.check(user.id).allowed:
-                await send_html(context.bot, chat.id, th.escape(th.NOT_ALLOWED), reply_to=message.message_id)
+        if chat is not None and chat.type == ChatType.PRIVATE and message is not None:
+            await send_html(context.bot, chat.id, th.escape(th.NOT_ALLOWED), reply_to=message.message_id)
         return False
 
     async def _reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:

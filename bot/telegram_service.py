@@ -285,7 +285,9 @@ def webhook_problem(config: ServiceConfig) -> str | None:
 
 
 def run(config: ServiceConfig) -> int:
-    """Run the bot until SIGTERM/SIGINT; return the process exit code."""
+    """Run the bot until SIGTERM/SIGINT; return the process exit code: 0 after a graceful stop,
+    2 for settings to fix (no token, a rejected token, webhook without secret), 1 when the Bot API
+    cannot be used (unreachable...), which a service manager may retry."""
     if not config.token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
@@ -320,9 +322,9 @@ def run(config: ServiceConfig) -> int:
             application.run_polling(
                 allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT, bootstrap_retries=BOOTSTRAP_RETRIES
             )
-    except InvalidToken:
+    except InvalidToken:  # a settings error like the others (exit 2): restarting will not help
         print(TOKEN_REJECTED.format(server=server), file=sys.stderr)
-        return 1
+        return 2
     except TelegramError as error:
         print(f"error: cannot use the Bot API at {server}: {secrets.redact(describe(error))}", file=sys.stderr)
         return 1

@@ -90,7 +90,7 @@ def test_a_wrong_token_is_a_clear_error_that_does_not_show_it(tmp_path):
         env = {"BOT_TOKEN": WRONG_TOKEN, "BOT_API_BASE_URL": tg.base_url}
         (tmp_path / ".env").write_text(f"BOT_TOKEN={WRONG_TOKEN}\n")  # `python -m bot` alone runs the bot
         with BotProcess(tmp_path, env) as bot:
-            assert bot.wait() == 1
+            assert bot.wait() == 2
             output = bot.output()
     assert "the token was rejected" in output and "check BOT_TOKEN" in output
     assert_no_secret(output, WRONG_TOKEN)
