@@ -191,8 +191,8 @@ class CorpusBot:
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
-        if message is None:
-            return
+        if message is None or (message.via_bot is not None and message.via_bot.id == context.bot.id):
+            return  # an inline result of this bot, sent by a user: a quote, not a question
         text = message.text or message.caption or ""
         original = message.reply_to_message
         replying_to_bot = bool(original and original.from_user and original.from_user.id == context.bot.id)
@@ -237,7 +237,8 @@ class CorpusBot:
         if offset and not answer.answered:
             chunks = [th.Chunk(th.escape(th.NO_MORE))]
         else:
-            chunks = th.answer_messages(answer, first_number=offset + 1, examples=await self._example_list())
+            examples = await self._example_list() if not answer.terms else ()  # only "ask in words" needs them
+            chunks = th.answer_messages(answer, first_number=offset + 1, examples=examples)
         for index, chunk in enumerate(chunks):
             more = answer.more and index == len(chunks) - 1
             keyboard = answer_keyboard(chunk, next_offset=offset + len(answer.excerpts) if more else None)
@@ -307,9 +308,9 @@ class CorpusBot:
             else:
                 await answer(th.BUTTON_EXPIRED, alert=True)
         finally:
-            if not answered:  # an error above: still stop the button's spinner
+            if not answered:  # an error above (the error handler apologises): still stop the spinner
                 try:
-                    await query.answer(th.APOLOGY)
+                    await query.answer()
                 except TelegramError as error:
                     log.debug("could not answer callback query: %s", error)
 
@@ -402,8 +403,6 @@ class CorpusBot:
         if not isinstance(update, Update) or isinstance(error, TimedOut):
             return  # a timed-out send may have been delivered: don't add to it
         try:
-            if update.callback_query is not None:
-                return  # on_button answers the press itself
             chat = update.effective_chat
             message = update.effective_message
             if chat is not None and message is not None and chat.type != ChatType.CHANNEL:

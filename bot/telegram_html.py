@@ -73,9 +73,8 @@ def overview(documents: Iterable[Document], passages: int) -> Overview:
     for document in documents:
         counts[document.publisher] = counts.get(document.publisher, 0) + 1
     publishers = tuple(sorted(counts, key=lambda p: (-counts[p], p)))
-    ordered = sorted(documents, key=lambda d: (d.published is None, d.published or ""), reverse=False)
-    dated = [d for d in ordered if d.published][::-1]
-    undated = [d for d in ordered if not d.published]
+    dated = sorted((d for d in documents if d.published), key=lambda d: d.published or "", reverse=True)
+    undated = [d for d in documents if not d.published]
     return Overview(
         len(documents), passages, dates[0] if dates else None, dates[-1] if dates else None, publishers,
         tuple(dated + undated),

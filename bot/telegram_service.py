@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -63,7 +63,7 @@ TOKEN_REJECTED = (
 class ServiceConfig:
     """Everything the service needs, as plain values (see bot/settings.py for their meaning)."""
 
-    token: str | None
+    token: str | None = field(repr=False)
     api_base_url: str = "https://api.telegram.org"
     corpus_dir: Path = Path("corpus")
     max_file_bytes: int = 2_000_000
@@ -77,7 +77,7 @@ class ServiceConfig:
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     request_timeout: float = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
 
 
@@ -138,6 +138,7 @@ def protect_logs(*secrets: str | None) -> SecretFilter:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for handler in root.handlers:
         handler.addFilter(secret_filter)
+    logging.captureWarnings(True)  # library warnings go through the same filtered handlers
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return secret_filter
@@ -330,6 +331,9 @@ def run(config: ServiceConfig) -> int:
         return 1
     except OSError as error:
         print(f"error: {secrets.redact(str(error))}", file=sys.stderr)
+        return 1
+    except Exception:  # a bug: report it through the filtered log, not Python's raw traceback
+        log.critical("the bot stopped because of an unexpected error", exc_info=True)
         return 1
     log.info("stopped")
     return 0

@@ -144,13 +144,17 @@ async def test_more_quotes_and_full_passage_buttons(tg, harvest_corpus):
         assert all(b["callback_data"].startswith("p:") for row in edited["reply_markup"]["inline_keyboard"]
                    for b in row)
 
+        tg.callback_query(7, "more:9", first)  # past the last excerpt
+        [*_, nothing_more] = await bot.replies_to(question, 3)
+        assert nothing_more.result["text"] == th.NO_MORE
+
         passage_button = second.params["reply_markup"]["inline_keyboard"][0][0]
         tg.callback_query(7, passage_button["callback_data"], second)
         [full] = await bot.replies_to(second.result)
         assert full.result["text"].startswith("Full passage:\nThe pomegranate harvest story:")
         assert "Test Wire" in full.result["text"]
         await bot.drain()
-    assert len(tg.sent("answerCallbackQuery")) == 2  # every press answered
+    assert len(tg.sent("answerCallbackQuery")) == 3  # every press answered
     all_quotes = "\n".join(texts(tg.sent("sendMessage", chat_id=7)))
     assert sum(words in all_quotes for words in HARVEST_WORDS) == 6  # six different excerpts, no repeats
 
@@ -262,6 +266,9 @@ async def test_media_edits_and_channel_posts_get_a_hint_or_nothing(tg, library, 
         tg.sticker_message(8, chat_id=GROUP)
         tg.channel_post(-1009999, "A channel post about Syunik")
         tg.edited_message(tg.channel_post(-1009999, "post", push=True), "edited post")
+        inline_result = tg.private_message(7, "“Russia deployed soldiers…” [1] Putin, Pashinian Discuss",
+                                           via_bot={"id": tg.bot_id, "is_bot": True, "first_name": "Corpus Bot",
+                                                    "username": BOT_USERNAME})
         last = tg.private_message(7, "Who is Russia's defense minister?")
         await bot.replies_to(last)
         await bot.drain()
@@ -271,6 +278,7 @@ async def test_media_edits_and_channel_posts_get_a_hint_or_nothing(tg, library, 
     for update in (sticker, voice, photo):
         assert by_target[update["message"]["message_id"]] == th.NOT_TEXT_HINT
     assert "[1] " in by_target[captioned["message"]["message_id"]]  # the caption was the question
+    assert inline_result["message"]["message_id"] not in by_target  # a quote sent via the bot is no question
     assert not tg.sent("sendMessage", chat_id=GROUP) and not tg.sent("sendMessage", chat_id=-1009999)
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 

@@ -184,3 +184,20 @@ async def test_a_button_that_fails_is_still_answered(tg, library, monkeypatch):
     [press] = tg.sent("answerCallbackQuery")
     assert press.params.get("text") is None  # answered before the (failing) passage was sent
     assert len(tg.failed("sendMessage")) == 1
+    [apology] = tg.sent("sendMessage", chat_id=7, text=th.APOLOGY)
+    assert apology.params["reply_parameters"]["message_id"] == answer.result["message_id"]
+
+
+async def test_a_button_whose_handler_breaks_is_answered_and_apologised_for(tg, library, monkeypatch):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    async with serving(tg, library) as bot:
+        question = tg.private_message(7, QUESTION)
+        [answer] = await bot.replies_to(question)
+        monkeypatch.setattr(telegram_bot.CorpusBot, "_show_passage", broken)
+        button = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        tg.callback_query(7, button, answer)
+        await tg.wait_for_async("sendMessage", chat_id=7, text=th.APOLOGY)
+        await bot.drain()
+    assert len(tg.sent("answerCallbackQuery")) == 1
