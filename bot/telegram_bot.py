@@ -399,7 +399,10 @@ class CorpusBot:
         if isinstance(error, Forbidden):
             log.info("update %s: Telegram refused the reply: %s", update_id, describe(error))
             return
-        log.error("update %s failed: %s", update_id, describe(error), exc_info=error)
+        if isinstance(error, TelegramError):  # Telegram's side (5xx, network, ...): one line is enough
+            log.warning("update %s failed: %s", update_id, describe(error))
+        else:  # a bug: with the traceback
+            log.error("update %s failed: %s", update_id, describe(error), exc_info=error)
         if not isinstance(update, Update) or isinstance(error, TimedOut):
             return  # a timed-out send may have been delivered: don't add to it
         try:

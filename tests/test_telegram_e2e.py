@@ -293,7 +293,7 @@ HOSTILE = [
     "/foo",
     "/foo@corpus_test_bot bar",
     "**bold** _it_ `code` [link](http://x) ||spoiler||",
-    "Syunik " * 585,  # 4095 characters: as long as Telegram allows
+    "Syunik " * 585 + "?",  # 4096 characters: as long as Telegram allows
     ("🙂" * 2000) + " Syunik",
 ]
 
