@@ -15,7 +15,6 @@ import pytest
 from bot import telegram_bot
 from bot import telegram_html as th
 from bot.search import load_library
-from tests import fake_telegram
 from tests.fake_telegram import BOT_USERNAME, FakeTelegram
 from tests.telegram_harness import EXAMPLES, QUESTION, entity_types, reply_ids, serving, texts
 
@@ -23,10 +22,7 @@ GROUP = -1001234567890
 
 
 @pytest.fixture
-async def tg(monkeypatch):
-    # socketserver listens with a backlog of 5; a bot answering 50 chats at once opens more
-    # connections than that at the same instant (real Telegram has no such limit).
-    monkeypatch.setattr(fake_telegram._Server, "request_queue_size", 128, raising=False)
+async def tg():
     async with FakeTelegram() as fake:
         yield fake
 

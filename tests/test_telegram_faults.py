@@ -18,8 +18,7 @@ OTHER_QUESTION = "Who is the commander of Russia's Southern Military District?"
 
 
 @pytest.fixture
-async def tg(monkeypatch):
-    monkeypatch.setattr(fake_telegram._Server, "request_queue_size", 128, raising=False)
+async def tg():
     async with FakeTelegram() as fake:
         yield fake
 
