@@ -73,7 +73,9 @@ def _library(settings: Settings, *, report: bool = True) -> Library:
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     library = _library(settings)
-    answer = answer_question(library, args.question, limit=settings.top_k, min_match=settings.min_match)
+    # A command line with bytes that are not UTF-8 arrives as lone surrogates: make them U+FFFD.
+    question = args.question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    answer = answer_question(library, question, limit=settings.top_k, min_match=settings.min_match)
     if args.json:
         print(json.dumps(console.answer_json(answer), ensure_ascii=False, indent=2))
     else:
@@ -87,7 +89,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     if interactive:
         if not settings.token:
             print("No BOT_TOKEN is set, so the bot answers here, from the local corpus. (README: 'Telegram'.)")
-        print(f"{len(library.documents)} articles, {len(library.passages)} passages. "
+        print(f"{_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}. "
               "Ask a question; an empty line or Ctrl-D quits.\n")
     while True:
         try:
@@ -118,9 +120,14 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     library = _library(settings)
     dates = sorted(d.published for d in library.documents.values() if d.published)
     words = sum(len(p.text.split()) for p in library.passages)
-    print(f"corpus: {len(library.documents)} articles, {len(library.passages)} passages, {words:,} words"
+    print(f"corpus: {_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}, "
+          f"{_count(words, 'word')}"
           + (f", dated {dates[0]} to {dates[-1]}" if dates else ""))
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
