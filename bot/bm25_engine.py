@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from bot.passage_index import PassageIndex, TermLookup
 from bot.ranking import B, DELTA, K1, NO_MATCH
 
 UNION_SHARE = 1 / 16  # score the union of postings (not a dense array) when they hold fewer than N/16
@@ -33,29 +34,32 @@ _RELATIVE_SLACK = 1e-5  # float32 scores are within ~1e-6 (relative) of exact: c
 
 
 class TermFrequencies(Mapping[str, int]):
-    """term -> number of passages holding it, over the engine's arrays (no per-term Python ints)."""
+    """term -> number of passages holding it (the spelling corrector's vocabulary), over arrays."""
 
-    __slots__ = ("_ids", "_df")
+    __slots__ = ("_lookup", "_df")
 
-    def __init__(self, ids: Mapping[str, int], df: np.ndarray) -> None:
-        self._ids = ids
+    def __init__(self, lookup: TermLookup, df: np.ndarray) -> None:
+        self._lookup = lookup
         self._df = df
 
     def __getitem__(self, term: str) -> int:
-        return int(self._df[self._ids[term]])
+        i = self._lookup.id(term)
+        if i is None:
+            raise KeyError(term)
+        return int(self._df[i])
 
     def get(self, term: str, default: int | None = None) -> int | None:  # type: ignore[override]
-        i = self._ids.get(term)
+        i = self._lookup.id(term)
         return default if i is None else int(self._df[i])
 
     def __contains__(self, term: object) -> bool:
-        return term in self._ids
+        return isinstance(term, str) and self._lookup.id(term) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
+        return self._lookup.terms()
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._lookup)
 
 
 def posting_weights(
@@ -86,32 +90,25 @@ def _norm(passage_length: np.ndarray) -> np.ndarray:
 
 
 class SparseBm25:
-    """BM25+ over postings (see `bot.passage_index.PassageIndex` for the arrays)."""
+    """BM25+ over the postings of a `bot.passage_index.PassageIndex`."""
 
-    def __init__(
-        self,
-        terms: Sequence[str],
-        term_postings: np.ndarray,
-        posting_passage: np.ndarray,
-        posting_count: np.ndarray,
-        passage_length: np.ndarray,
-        weights: np.ndarray | None = None,
-    ) -> None:
-        if len(passage_length) == 0:
+    def __init__(self, index: PassageIndex, weights: np.ndarray | None = None) -> None:
+        if index.size == 0:
             raise ValueError("cannot rank an empty corpus: there are no passages to index")
-        self._n = len(passage_length)
-        self._ids = {term: i for i, term in enumerate(terms)}
-        self._starts = term_postings
-        self._passages = posting_passage
-        self._counts = posting_count
-        self._idf = _idf(term_postings, self._n)
-        self._norm = _norm(passage_length)
+        self._n = index.size
+        self._lookup = TermLookup(index)
+        self._starts = index.term_postings
+        self._passages = index.posting_passage
+        self._counts = index.posting_count
+        self._idf = _idf(index.term_postings, self._n)
+        self._norm = _norm(index.passage_length)
         if weights is None:
-            weights = posting_weights(term_postings, posting_passage, posting_count, passage_length)
-        if weights.shape != posting_passage.shape or weights.dtype != np.float32:
+            weights = posting_weights(index.term_postings, index.posting_passage, index.posting_count,
+                                      index.passage_length)
+        if weights.shape != index.posting_passage.shape or weights.dtype != np.float32:
             raise ValueError("posting weights do not fit the postings")
         self._weights = weights
-        self.document_frequency: Mapping[str, int] = TermFrequencies(self._ids, np.diff(term_postings))
+        self.document_frequency: Mapping[str, int] = TermFrequencies(self._lookup, np.diff(index.term_postings))
 
     @property
     def size(self) -> int:
@@ -119,14 +116,14 @@ class SparseBm25:
 
     def idf(self, term: str) -> float:
         """BM25+ idf; for a term the corpus lacks, as if it were in half a passage."""
-        i = self._ids.get(term)
+        i = self._lookup.id(term)
         return float(self._idf[i]) if i is not None else math.log((self._n + 1) / 0.5)
 
     def _spans(self, query_terms: Sequence[str]) -> list[tuple[int, int, int, int]]:
         """(term id, first posting, end of postings, times in the query) for each known distinct term."""
         times: dict[int, int] = {}
         for term in query_terms:
-            i = self._ids.get(term)
+            i = self._lookup.id(term)
             if i is not None:
                 times[i] = times.get(i, 0) + 1
         return [(i, int(self._starts[i]), int(self._starts[i + 1]), c) for i, c in times.items()]

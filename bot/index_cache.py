@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap as mmap_module
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -43,7 +45,7 @@ from bot.ranking import B, DELTA, K1
 
 log = logging.getLogger(__name__)
 
-FORMAT = "corpus-bot-index-cache/1"
+FORMAT = "corpus-bot-index-cache/2"
 MANIFEST = "manifest.json"
 WEIGHTS = "posting_weight"
 _GENERATION = re.compile(r"index-[0-9a-z-]{1,64}")
@@ -125,8 +127,10 @@ def _scan(folder: Path) -> list[_Entry]:
     return entries
 
 
-def _fingerprint(entries: list[_Entry]) -> list[list[object]]:
-    return [[e.name, e.size, e.mtime_ns] for e in entries]
+def _fingerprint(entries: list[_Entry]) -> dict[str, list]:
+    """Files as columns (the manifest's form): names, sizes, modification times."""
+    return {"name": [e.name for e in entries], "size": [e.size for e in entries],
+            "mtime_ns": [e.mtime_ns for e in entries]}
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -159,7 +163,7 @@ def open_index(folder: Path, *, max_file_bytes: int, cache_dir: Path) -> Opened:
     timings["analyze"] = time.perf_counter() - mark
     del sources, previous
     mark = time.perf_counter()
-    documents = [[e.name, e.size, e.mtime_ns] for e in entries if e.name in loaded_names]
+    documents = _fingerprint([e for e in entries if e.name in loaded_names])
     stored_problems = [[Path(p.path).name, p.message] for p in problems]
     try:
         written = _write(place, key, _fingerprint(entries), documents, stored_problems, index, weights)
@@ -169,6 +173,8 @@ def open_index(folder: Path, *, max_file_bytes: int, cache_dir: Path) -> Opened:
         index, weights = written.index, written.weights  # memory-mapped: the built arrays can go
     timings["write"] = time.perf_counter() - mark
     how = "updated" if analyzed < index.document_count else "built"
+    log.debug("index of %s %s: %d articles analyzed, %d reused, %d passages, in %.1f s", folder, how, analyzed,
+             index.document_count - analyzed, index.size, time.perf_counter() - started)
     return Opened(index, weights, tuple(problems), how, analyzed, index.document_count - analyzed, timings)
 
 
@@ -184,31 +190,31 @@ def _sources(
     (files read now), and the problems, worded and ordered as `load_corpus` words them."""
     cached: dict[tuple[str, int, int], int] = {}
     if previous is not None:
-        for d, (name, size, mtime_ns) in enumerate(previous.documents):
-            cached[(name, size, mtime_ns)] = d
-        doc_ids = previous.index.doc_ids
+        columns = previous.documents
+        for d, file in enumerate(zip(columns["name"], columns["size"], columns["mtime_ns"])):
+            cached[file] = d
+        doc_ids = previous.index.doc_ids.all()
     root = folder.resolve()
     sources: list[Document | Reused] = []
     problems: list[CorpusProblem] = []
-    loaded_from: dict[str, Path] = {}
+    loaded_from: dict[str, str] = {}  # doc_id -> file name
     loaded_names: set[str] = set()
     for entry in entries:
-        path = folder / entry.name
         d = cached.get((entry.name, entry.size, entry.mtime_ns)) if entry.size >= 0 else None
         source: Document | Reused | None
         if d is not None:
             source, doc_id = Reused(d), doc_ids[d]
         else:
-            source = corpus._load_file(path, root, max_file_bytes, problems)
+            source = corpus._load_file(folder / entry.name, root, max_file_bytes, problems)
             if source is None:
                 continue
             doc_id = source.doc_id
         if doc_id in loaded_from:
-            problems.append(CorpusProblem(str(path), f"has the same name as {loaded_from[doc_id].name} "
+            problems.append(CorpusProblem(str(folder / entry.name), f"has the same name as {loaded_from[doc_id]} "
                                           "apart from its suffix, so both would be article "
                                           f"{doc_id!r}; rename or remove one of them"))
             continue
-        loaded_from[doc_id] = path
+        loaded_from[doc_id] = entry.name
         loaded_names.add(entry.name)
         sources.append(source)
     if not sources:
@@ -224,8 +230,8 @@ def _sources(
 class _Cached:
     index: PassageIndex
     weights: np.ndarray
-    files: list[list[object]]  # every article file seen: [name, size, mtime_ns]
-    documents: list[list[object]]  # the file of each indexed document, in index order
+    files: dict[str, list]  # every article file seen: name, size, mtime_ns columns
+    documents: dict[str, list]  # the file of each indexed document, in index order (same columns)
     problems: list[list[str]]  # [file name, message]
 
 
@@ -238,10 +244,13 @@ def _read(place: Path, key: dict[str, object]) -> _Cached | None:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CacheUnusable(f"{MANIFEST} is not valid JSON ({error})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise CacheUnusable(f"{MANIFEST} is not a manifest of this format")
+        if not isinstance(manifest, dict) or not str(manifest.get("format")).startswith(FORMAT.split("/")[0] + "/"):
+            raise CacheUnusable(f"{MANIFEST} is not an index cache manifest")
+        if manifest.get("format") != FORMAT:
+            log.debug("index cache %s has another format (%s); rebuilding it", place, manifest.get("format"))
+            return None
         if manifest.get("key") != key:
-            log.info("index cache %s was built by another analyzer or settings; rebuilding it", place)
+            log.debug("index cache %s was built by another analyzer or settings; rebuilding it", place)
             return None
         generation = manifest.get("generation")
         if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
@@ -252,21 +261,30 @@ def _read(place: Path, key: dict[str, object]) -> _Cached | None:
         arrays = {name: _load_array(place / generation, name, specs.get(name))
                   for name in [*PassageIndex.array_names(), WEIGHTS]}
         try:
-            index = PassageIndex.from_arrays(arrays)
+            index = PassageIndex.from_arrays(arrays, thorough=False)  # the checksums vouch for the content
         except (ValueError, TypeError, IndexError) as error:
             raise CacheUnusable(str(error)) from None
         weights = arrays[WEIGHTS]
         if weights.dtype != np.float32 or weights.shape != index.posting_passage.shape:
             raise CacheUnusable("posting weights do not fit the postings")
         files, documents, problems = manifest.get("files"), manifest.get("documents"), manifest.get("problems")
-        if not (_rows(files, (str, int, int)) and _rows(documents, (str, int, int)) and _rows(problems, (str, str))):
+        if not (_columns(files) and _columns(documents) and _rows(problems, (str, str))):
             raise CacheUnusable(f"{MANIFEST} has malformed file lists")
-        if len(documents) != index.document_count:
-            raise CacheUnusable(f"{MANIFEST} lists {len(documents)} files for {index.document_count} documents")
+        if len(documents["name"]) != index.document_count:
+            raise CacheUnusable(f"{MANIFEST} lists {len(documents['name'])} files for {index.document_count} documents")
         return _Cached(index, weights, files, documents, problems)
     except (CacheUnusable, OSError) as error:
         log.warning("index cache %s is unusable and will be rebuilt: %s", place, error)
         return None
+
+
+def _columns(value: object) -> bool:
+    if not isinstance(value, dict) or set(value) != {"name", "size", "mtime_ns"}:
+        return False
+    names, sizes, times = value["name"], value["size"], value["mtime_ns"]
+    return (isinstance(names, list) and isinstance(sizes, list) and isinstance(times, list)
+            and len(names) == len(sizes) == len(times) and all(type(x) is str for x in names)
+            and all(type(x) is int for x in sizes) and all(type(x) is int for x in times))
 
 
 def _rows(value: object, types: tuple[type, ...]) -> bool:
@@ -276,7 +294,13 @@ def _rows(value: object, types: tuple[type, ...]) -> bool:
     )
 
 
-def _load_array(folder: Path, name: str, spec: object) -> np.ndarray:
+_SEQUENTIAL = {"posting_passage", WEIGHTS}  # read a whole posting list at a time: keep the kernel's read-around
+
+
+def _load_array(folder: Path, name: str, spec: object) -> np.ndarray | FileBytes:
+    """One array of the cache, checked against its manifest entry: memory-mapped (read-only;
+    random-access ones advised so, so that a binary search does not page in its neighbours),
+    or, for string blobs, a FileBytes that reads with pread (never resident in this process)."""
     if not isinstance(spec, dict):
         raise CacheUnusable(f"{MANIFEST} does not describe array {name}")
     path = folder / f"{name}.npy"
@@ -288,13 +312,63 @@ def _load_array(folder: Path, name: str, spec: object) -> np.ndarray:
         raise CacheUnusable(f"{path.name} is corrupt or foreign (size or checksum differs from the manifest)")
     try:
         shape = tuple(spec["shape"])
-        mmap = "r" if all(shape) else None  # an empty file cannot be mapped
-        array = np.load(path, mmap_mode=mmap, allow_pickle=False)
+        if name.endswith(".blob"):
+            array: np.ndarray | FileBytes = FileBytes.open(path)
+        else:
+            mmap = "r" if all(shape) else None  # an empty file cannot be mapped
+            array = np.load(path, mmap_mode=mmap, allow_pickle=False)
     except (ValueError, KeyError, TypeError, OSError, EOFError) as error:
         raise CacheUnusable(f"{path.name} cannot be read as an array ({error})") from None
     if str(array.dtype) != spec.get("dtype") or array.shape != shape or array.ndim != 1:
         raise CacheUnusable(f"{path.name} holds {array.dtype} {array.shape}, not what the manifest says")
-    return array.view(np.ndarray)
+    if isinstance(array, np.memmap) and name not in _SEQUENTIAL and hasattr(mmap_module, "MADV_RANDOM"):
+        array._mmap.madvise(mmap_module.MADV_RANDOM)  # noqa: SLF001 (numpy keeps the mapping there)
+    return array.view(np.ndarray) if isinstance(array, np.ndarray) else array
+
+
+class FileBytes:
+    """The bytes of a 1-D uint8 .npy file, read on demand with os.pread (thread-safe)."""
+
+    dtype = np.dtype(np.uint8)
+    ndim = 1
+
+    def __init__(self, file: BinaryIO, offset: int, size: int) -> None:
+        self._file = file  # kept open: the data stays readable even if the folder is removed
+        self._offset = offset
+        self._size = size
+        self.shape = (size,)
+
+    @classmethod
+    def open(cls, path: Path) -> FileBytes:
+        file = path.open("rb")
+        try:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            if dtype != np.uint8 or len(shape) != 1 or fortran:
+                raise ValueError(f"holds {dtype} {shape}, not bytes")
+            offset = file.tell()
+            if offset + shape[0] != os.fstat(file.fileno()).st_size:
+                raise ValueError("is not as long as its header says")
+            return cls(file, offset, shape[0])
+        except BaseException:
+            file.close()
+            raise
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, start: int, stop: int) -> bytes:
+        if not 0 <= start <= stop <= self._size:
+            raise IndexError(f"bytes {start}:{stop} outside 0:{self._size}")
+        data = os.pread(self._file.fileno(), stop - start, self._offset + start)
+        if len(data) != stop - start:
+            raise OSError("the index cache file became shorter while in use")
+        return data
 
 
 def _crc32(path: Path) -> int:
@@ -313,8 +387,8 @@ def _crc32(path: Path) -> int:
 def _write(
     place: Path,
     key: dict[str, object],
-    files: list[list[object]],
-    documents: list[list[object]],
+    files: dict[str, list],
+    documents: dict[str, list],
     problems: list[list[str]],
     index: PassageIndex,
     weights: np.ndarray,
@@ -326,6 +400,8 @@ def _write(
     specs = {}
     try:
         for name, array in {**index.arrays(), WEIGHTS: weights}.items():
+            if isinstance(array, FileBytes):
+                array = np.frombuffer(array.read(0, len(array)), dtype=np.uint8)
             path = target / f"{name}.npy"
             np.save(path, np.ascontiguousarray(array), allow_pickle=False)
             specs[name] = {"dtype": str(array.dtype), "shape": list(array.shape), "bytes": path.stat().st_size,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,35 +52,58 @@ def key_number(key: str) -> int | None:
 
 
 class StringTable:
-    """Strings stored as one UTF-8 blob (uint8) plus offsets (int64, one more than strings)."""
+    """Strings stored as one UTF-8 blob (uint8) plus offsets (int64, one more than strings).
 
-    __slots__ = ("blob", "offsets")
+    The blob is an array, or any object with ``read(start, stop) -> bytes``, ``__len__``,
+    ``dtype`` and ``ndim`` (`bot.index_cache` reads article texts from the file that way,
+    so they never become part of the process's resident memory)."""
+
+    __slots__ = ("blob", "offsets", "_read")
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
         self.blob = blob
         self.offsets = offsets
+        self._read = getattr(blob, "read", None) or (lambda a, b: blob[a:b].tobytes())
 
     @classmethod
     def of(cls, strings: Iterable[str | bytes]) -> StringTable:
         encoded = [s.encode() if isinstance(s, str) else s for s in strings]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
-        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8) if encoded else np.zeros(0, np.uint8)
+        return cls.of_pieces(encoded, np.array([len(b) for b in encoded], dtype=np.int64))
+
+    @classmethod
+    def of_pieces(cls, pieces: list[bytes], lengths: np.ndarray) -> StringTable:
+        """A table from byte pieces (each holding one or more strings) and every string's length."""
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        data = b"".join(pieces)
+        if len(data) != offsets[-1]:
+            raise ValueError("string lengths do not add up to the bytes given")
+        blob = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(0, np.uint8)
         return cls(blob, offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def raw(self, i: int) -> bytes:
-        return self.blob[self.offsets[i] : self.offsets[i + 1]].tobytes()
+        return self._read(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+    def raw_range(self, i: int, j: int) -> tuple[bytes, np.ndarray]:
+        """The bytes of strings i..j-1 in one piece, and their lengths."""
+        return self._read(int(self.offsets[i]), int(self.offsets[j])), np.diff(self.offsets[i : j + 1])
 
     def __getitem__(self, i: int) -> str:
         return self.raw(i).decode()
 
     def all(self) -> list[str]:
-        data = self.blob.tobytes()
+        data = self._read(0, int(self.offsets[-1]))
         bounds = self.offsets.tolist()
         return [data[a:b].decode() for a, b in zip(bounds, bounds[1:])]
+
+
+def term_key(term: str) -> int:
+    """A stable 64-bit key of a term (two CRC-32s: fast in Python, the same in every process)."""
+    data = term.encode()
+    return zlib.crc32(data) | (zlib.crc32(data, 0x9E3779B9) << 32)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,6 +122,8 @@ class PassageIndex:
     key_order: np.ndarray  # int32, passages sorted by key
     # vocabulary (V) and postings (P)
     terms: StringTable
+    term_keys: np.ndarray  # uint64, term_key() of every term, sorted: a term is found without a dict
+    key_term: np.ndarray  # int32, the term of each of term_keys
     term_postings: np.ndarray  # int64 (V+1): term t's postings are term_postings[t]:term_postings[t+1]
     posting_passage: np.ndarray  # int32, increasing within a term
     posting_count: np.ndarray  # uint16 or uint32: the term's frequency in the passage
@@ -123,8 +149,8 @@ class PassageIndex:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PassageIndex:
-        """The inverse of `arrays`; raises ValueError when they do not fit together."""
+    def from_arrays(cls, arrays: dict[str, object], *, thorough: bool = True) -> PassageIndex:
+        """The inverse of `arrays`; raises ValueError when they do not fit together (see `check`)."""
         values = {}
         for f in fields(cls):
             if f"{f.name}.blob" in arrays:
@@ -132,7 +158,7 @@ class PassageIndex:
             else:
                 values[f.name] = arrays[f.name]
         index = cls(**values)
-        index.check()
+        index.check(thorough=thorough)
         return index
 
     @staticmethod
@@ -145,8 +171,11 @@ class PassageIndex:
                 names.append(f.name)
         return names
 
-    def check(self) -> None:
-        """Cheap consistency checks (shapes, dtypes, bounds); ValueError names the first failure."""
+    def check(self, *, thorough: bool = True) -> None:
+        """Consistency checks (shapes, types, bounds); ValueError names the first failure.
+
+        `thorough=False` skips the checks that read whole arrays (value ranges), for arrays
+        whose content a checksum has vouched for: reading them would page in every posting."""
         d, n, v = self.document_count, self.size, len(self.terms)
 
         def need(condition: object, what: str) -> None:
@@ -156,6 +185,7 @@ class PassageIndex:
         for name in ("doc_ids", "doc_meta", "doc_text", "terms"):
             table = getattr(self, name)
             need(table.blob.dtype == np.uint8 and table.blob.ndim == 1, f"{name} blob")
+            need(table.offsets.ndim == 1, f"{name} offsets shape")
             need(table.offsets.dtype == np.int64 and len(table.offsets) >= 1, f"{name} offsets")
             need(table.offsets[0] == 0 and table.offsets[-1] == len(table.blob), f"{name} offsets bounds")
         need(len(self.doc_meta) == d and len(self.doc_text) == d, "document tables differ in length")
@@ -171,18 +201,64 @@ class PassageIndex:
         need(self.posting_passage.dtype == np.int32, "posting_passage type")
         need(self.posting_count.dtype in (np.uint16, np.uint32) and len(self.posting_count) == p,
              "posting_count shape or type")
+        need(self.term_keys.dtype == np.uint64 and self.term_keys.shape == (v,), "term_keys shape or type")
+        need(self.key_term.dtype == np.int32 and self.key_term.shape == (v,), "key_term shape or type")
+        if not thorough:
+            return
         if n:
             need(int(self.passage_doc.min()) >= 0 and int(self.passage_doc.max()) < d, "passage_doc range")
             need(int(self.key_order.min()) >= 0 and int(self.key_order.max()) < n, "key_order range")
         if p:
             need(int(self.posting_passage.min()) >= 0 and int(self.posting_passage.max()) < n,
                  "posting_passage range")
+        if v:
+            need(bool(np.all(self.term_keys[1:] >= self.term_keys[:-1])), "term_keys order")
+            need(int(self.key_term.min()) >= 0 and int(self.key_term.max()) < v, "key_term range")
 
     # --- documents ---
 
     def document(self, d: int) -> Document:
         title, publisher, published, url, note = json.loads(self.doc_meta.raw(d))
         return Document(self.doc_ids[d], title, publisher, published, url, self.doc_text[d], note)
+
+
+class TermLookup:
+    """term -> term id over the index's sorted term keys, without a dict of all terms (a
+    million terms in a dict cost ~150 MB). A 2 MB bitset of the keys' low bits answers most
+    misses (the spelling corrector's candidates) in well under a microsecond; a hit is
+    confirmed by binary search and by comparing the stored term."""
+
+    BITS = 1 << 24
+
+    def __init__(self, index: PassageIndex) -> None:  # noqa: F821 (defined below)
+        self._terms = index.terms
+        self._keys = index.term_keys
+        self._key_term = index.key_term
+        bits = np.zeros(self.BITS // 8, dtype=np.uint8)
+        low = (np.asarray(self._keys) & np.uint64(self.BITS - 1)).astype(np.int64)
+        np.bitwise_or.at(bits, low >> 3, np.left_shift(1, low & 7).astype(np.uint8))
+        self._bits = bits.tobytes()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def id(self, term: str) -> int | None:
+        data = term.encode()
+        low = zlib.crc32(data)
+        bit = low & (self.BITS - 1)
+        if not (self._bits[bit >> 3] >> (bit & 7)) & 1:
+            return None
+        key = low | (zlib.crc32(data, 0x9E3779B9) << 32)
+        at = int(np.searchsorted(self._keys, np.uint64(key)))
+        while at < len(self._keys) and int(self._keys[at]) == key:
+            term_id = int(self._key_term[at])
+            if self._terms.raw(term_id) == data:
+                return term_id
+            at += 1
+        return None
+
+    def terms(self) -> Iterator[str]:
+        return iter(self._terms.all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,117 +292,187 @@ def assemble(
     sources: Sequence[Document | Reused], previous: PassageIndex | None = None
 ) -> PassageIndex:
     """An index of `sources` in order: Documents are analyzed now, `Reused(i)` copies
-    document i of `previous` (its text, passages and term counts) as it is."""
-    doc_ids: list[bytes] = []
-    metas: list[bytes] = []
-    texts: list[bytes] = []
-    doc_passages = [0]
-    # Per passage, pieces to concatenate: arrays from `previous` or lists from analysis.
+    document i of `previous` (its text, passages and term counts) as it is.
+
+    Reused documents are copied in runs (consecutive documents of `previous`) with array
+    operations, and their postings, still sorted, are merged with the new ones rather than
+    sorted again: adding one article to a large index costs array copies, not a rebuild."""
+    doc_pieces: dict[str, list[bytes]] = {"ids": [], "meta": [], "text": []}
+    doc_lengths: dict[str, list[np.ndarray]] = {"ids": [], "meta": [], "text": []}
+    doc_passage_counts: list[np.ndarray] = []
     passage_doc: list[np.ndarray] = []
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
     keys: list[np.ndarray] = []
-    # Triplets (term id, passage number, count) from analysis; ids index `vocabulary`.
-    vocabulary: dict[str, int] = {}
+    # Triplets (term id, passage number, count) from analysis. Term ids: those of `previous`
+    # (found with its TermLookup), then new terms numbered on.
+    old_terms = len(previous.terms) if previous is not None else 0
+    lookup = TermLookup(previous) if previous is not None and old_terms else None
+    ids: dict[str, int] = {}
+    new_names: list[str] = []
     new_terms = array("i")
     new_passages = array("i")
     new_counts = array("I")
-    # Old passages kept, and where they go.
-    old_keep: list[np.ndarray] = []
-    old_target: list[np.ndarray] = []
-    if previous is not None:
-        vocabulary = {term: i for i, term in enumerate(previous.terms.all())}
+    # Old passages kept (ranges), and where they go.
+    old_first: list[int] = []
+    old_last: list[int] = []
+    old_target: list[int] = []
     n = 0
-    for d, source in enumerate(sources):
-        if isinstance(source, Reused):
+    d = 0
+    for run in _runs(sources):
+        if isinstance(run, range):  # documents run.start..run.stop-1 of `previous`
             if previous is None:
                 raise ValueError("a Reused document needs the previous index")
-            i = source.index
-            doc_ids.append(previous.doc_ids.raw(i))
-            metas.append(previous.doc_meta.raw(i))
-            texts.append(previous.doc_text.raw(i))
-            first, last = int(previous.doc_passages[i]), int(previous.doc_passages[i + 1])
-            count = last - first
-            passage_doc.append(np.full(count, d, dtype=np.int32))
+            i, j = run.start, run.stop
+            for name, table in (("ids", previous.doc_ids), ("meta", previous.doc_meta), ("text", previous.doc_text)):
+                data, sizes = table.raw_range(i, j)
+                doc_pieces[name].append(data)
+                doc_lengths[name].append(sizes)
+            bounds = np.asarray(previous.doc_passages[i : j + 1])
+            first, last = int(bounds[0]), int(bounds[-1])
+            doc_passage_counts.append(np.diff(bounds))
+            passage_doc.append((np.asarray(previous.passage_doc[first:last]) - i + d).astype(np.int32))
             starts.append(previous.passage_start[first:last])
             ends.append(previous.passage_end[first:last])
             lengths.append(previous.passage_length[first:last])
             keys.append(previous.passage_key[first:last])
-            old_keep.append(np.arange(first, last, dtype=np.int64))
-            old_target.append(np.arange(n, n + count, dtype=np.int64))
-        else:
-            analyzed = analyze(source)
-            document = analyzed.document
-            doc_ids.append(document.doc_id.encode())
-            metas.append(_meta_json(document))
-            texts.append(document.text.encode())
-            count = len(analyzed.spans)
-            passage_doc.append(np.full(count, d, dtype=np.int32))
-            starts.append(np.array([s for s, _ in analyzed.spans], dtype=np.int32))
-            ends.append(np.array([e for _, e in analyzed.spans], dtype=np.int32))
-            lengths.append(np.array(analyzed.lengths, dtype=np.int32))
-            keys.append(np.array(
-                [int(passage_key(f"{document.doc_id}:{number}"), 16) for number in range(1, count + 1)],
-                dtype=np.uint64,
-            ))
-            for offset, passage_counts in enumerate(analyzed.counts):
-                for term, tf in passage_counts.items():
-                    term_id = vocabulary.get(term)
+            old_first.append(first)
+            old_last.append(last)
+            old_target.append(n)
+            n += last - first
+            d += j - i
+            continue
+        analyzed = analyze(run)
+        document = analyzed.document
+        for name, data in (("ids", document.doc_id.encode()), ("meta", _meta_json(document)),
+                           ("text", document.text.encode())):
+            doc_pieces[name].append(data)
+            doc_lengths[name].append(np.array([len(data)], dtype=np.int64))
+        count = len(analyzed.spans)
+        doc_passage_counts.append(np.array([count], dtype=np.int64))
+        passage_doc.append(np.full(count, d, dtype=np.int32))
+        starts.append(np.array([s for s, _ in analyzed.spans], dtype=np.int32))
+        ends.append(np.array([e for _, e in analyzed.spans], dtype=np.int32))
+        lengths.append(np.array(analyzed.lengths, dtype=np.int32))
+        keys.append(np.array(
+            [int(passage_key(f"{document.doc_id}:{number}"), 16) for number in range(1, count + 1)],
+            dtype=np.uint64,
+        ))
+        for offset, passage_counts in enumerate(analyzed.counts):
+            for term, tf in passage_counts.items():
+                term_id = ids.get(term)
+                if term_id is None:
+                    term_id = lookup.id(term) if lookup is not None else None
                     if term_id is None:
-                        term_id = vocabulary[term] = len(vocabulary)
-                    new_terms.append(term_id)
-                    new_passages.append(n + offset)
-                    new_counts.append(tf)
+                        term_id = old_terms + len(new_names)
+                        new_names.append(term)
+                    ids[term] = term_id
+                new_terms.append(term_id)
+                new_passages.append(n + offset)
+                new_counts.append(tf)
         n += count
-        doc_passages.append(n)
+        d += 1
 
-    # Postings: old ones of kept passages (renumbered) plus new ones, sorted by (term, passage).
-    term_parts = [np.frombuffer(new_terms, dtype=np.int32).astype(np.int64)]
-    passage_parts = [np.frombuffer(new_passages, dtype=np.int32).astype(np.int64)]
-    count_parts = [np.frombuffer(new_counts, dtype=np.uint32)]
-    if previous is not None and old_keep:
+    # Postings as sorted keys term * n + passage: the new ones, and the old ones kept.
+    scale = max(n, 1)
+    new_key = np.frombuffer(new_terms, dtype=np.int32).astype(np.int64) * scale + np.frombuffer(
+        new_passages, dtype=np.int32)
+    order = np.argsort(new_key)
+    new_key, new_count = new_key[order], np.frombuffer(new_counts, dtype=np.uint32)[order]
+    if previous is not None and old_first:
         target = np.full(previous.size, -1, dtype=np.int64)
-        target[np.concatenate(old_keep)] = np.concatenate(old_target)
+        for first, last, to in zip(old_first, old_last, old_target):
+            target[first:last] = np.arange(to, to + last - first)
         old_term = np.repeat(np.arange(len(previous.terms), dtype=np.int64), np.diff(previous.term_postings))
         moved = target[previous.posting_passage]
         kept = moved >= 0
-        term_parts.append(old_term[kept])
-        passage_parts.append(moved[kept])
-        count_parts.append(previous.posting_count[kept].astype(np.uint32))
-    term_of = np.concatenate(term_parts)
-    passage_of = np.concatenate(passage_parts)
-    count_of = np.concatenate(count_parts)
-    order = np.argsort(term_of * max(n, 1) + passage_of)  # keys are unique
-    term_of, passage_of, count_of = term_of[order], passage_of[order], count_of[order]
+        old_key = old_term[kept] * scale + moved[kept]
+        old_count = np.asarray(previous.posting_count)[kept].astype(np.uint32)
+        del old_term, moved, kept, target
+        if old_key.size > 1 and not bool(np.all(old_key[1:] > old_key[:-1])):  # documents reordered
+            order = np.argsort(old_key)
+            old_key, old_count = old_key[order], old_count[order]
+        at = np.searchsorted(old_key, new_key)
+        key_of = np.insert(old_key, at, new_key)
+        count_of = np.insert(old_count, at, new_count)
+    else:
+        key_of, count_of = new_key, new_count
+    term_of, passage_of = np.divmod(key_of, scale)
+    del key_of
 
-    # Drop terms no passage holds any more (documents removed) and renumber the rest.
-    names = sorted(vocabulary, key=vocabulary.__getitem__)
-    frequency = np.bincount(term_of, minlength=len(names))
+    # Drop terms no passage holds any more (documents removed) and renumber the rest; the
+    # old terms' bytes and keys are carried over, not decoded and computed again.
+    frequency = np.bincount(term_of, minlength=old_terms + len(new_names))
     alive = np.flatnonzero(frequency)
     term_postings = np.zeros(len(alive) + 1, dtype=np.int64)
     np.cumsum(frequency[alive], out=term_postings[1:])
     count_type = np.uint16 if count_of.size == 0 or int(count_of.max()) <= np.iinfo(np.uint16).max else np.uint32
+    alive_old = alive[alive < old_terms]
+    alive_new = [new_names[i] for i in (alive[alive >= old_terms] - old_terms).tolist()]
+    term_pieces: list[bytes] = []
+    term_lengths: list[np.ndarray] = []
+    key_parts: list[np.ndarray] = []
+    if previous is not None and old_terms:
+        data, sizes = previous.terms.raw_range(0, old_terms)
+        if len(alive_old) < old_terms:
+            keep = np.zeros(old_terms, dtype=bool)
+            keep[alive_old] = True
+            data = np.frombuffer(data, dtype=np.uint8)[np.repeat(keep, sizes)].tobytes()
+            sizes = sizes[alive_old]
+        term_pieces.append(data)
+        term_lengths.append(sizes)
+        key_of_old = np.empty(old_terms, dtype=np.uint64)
+        key_of_old[np.asarray(previous.key_term)] = previous.term_keys
+        key_parts.append(key_of_old[alive_old])
+    encoded = [t.encode() for t in alive_new]
+    term_pieces += encoded
+    term_lengths.append(np.array([len(b) for b in encoded], dtype=np.int64))
+    key_parts.append(np.array([term_key(t) for t in alive_new], dtype=np.uint64))
+    term_keys = _cat(key_parts, np.uint64)
+    key_order = np.argsort(term_keys, kind="stable")
 
-    passage_key_ = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    passage_key_ = _cat(keys, np.uint64)
     index = PassageIndex(
-        doc_ids=StringTable.of(doc_ids),
-        doc_meta=StringTable.of(metas),
-        doc_text=StringTable.of(texts),
-        doc_passages=np.array(doc_passages, dtype=np.int64),
+        doc_ids=StringTable.of_pieces(doc_pieces["ids"], _cat(doc_lengths["ids"], np.int64)),
+        doc_meta=StringTable.of_pieces(doc_pieces["meta"], _cat(doc_lengths["meta"], np.int64)),
+        doc_text=StringTable.of_pieces(doc_pieces["text"], _cat(doc_lengths["text"], np.int64)),
+        doc_passages=np.concatenate([[0], np.cumsum(_cat(doc_passage_counts, np.int64))]).astype(np.int64),
         passage_doc=_cat(passage_doc, np.int32),
         passage_start=_cat(starts, np.int32),
         passage_end=_cat(ends, np.int32),
         passage_length=_cat(lengths, np.int32),
         passage_key=passage_key_,
         key_order=np.argsort(passage_key_, kind="stable").astype(np.int32),
-        terms=StringTable.of(names[i] for i in alive.tolist()),
+        terms=StringTable.of_pieces(term_pieces, _cat(term_lengths, np.int64)),
+        term_keys=term_keys[key_order],
+        key_term=key_order.astype(np.int32),
         term_postings=term_postings,
         posting_passage=passage_of.astype(np.int32),
         posting_count=count_of.astype(count_type),
     )
     index.check()
     return index
+
+
+def _runs(sources: Sequence[Document | Reused]) -> Iterator[Document | range]:
+    """Documents one by one, and consecutive Reused(i), Reused(i+1)... as one range."""
+    run: range | None = None
+    for source in sources:
+        if isinstance(source, Reused):
+            if run is not None and source.index == run.stop:
+                run = range(run.start, run.stop + 1)
+                continue
+            if run is not None:
+                yield run
+            run = range(source.index, source.index + 1)
+        else:
+            if run is not None:
+                yield run
+                run = None
+            yield source
+    if run is not None:
+        yield run
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:

@@ -154,10 +154,7 @@ class Library:
         if index.size == 0:
             self._ranker: Ranker = Bm25Ranker([])  # raises the empty-corpus error
         elif use_sparse:
-            self._ranker = SparseBm25(
-                index.terms.all(), index.term_postings, index.posting_passage, index.posting_count,
-                index.passage_length, weights,
-            )
+            self._ranker = SparseBm25(index, weights)
         else:
             self._ranker = Bm25Ranker(_passage_terms(index))
 

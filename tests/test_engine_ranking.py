@@ -33,8 +33,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Bm25Ranker, Spars
     index = passage_index.build(documents)
     assert index.size == 10_000
     reference = Bm25Ranker(list(passage_index.iter_passage_terms(index)))
-    sparse = SparseBm25(index.terms.all(), index.term_postings, index.posting_passage, index.posting_count,
-                        index.passage_length)
+    sparse = SparseBm25(index)
     asked = synthetic_corpus.questions(folder, 400, seed_questions=QUESTIONS)
     return reference, sparse, asked
 

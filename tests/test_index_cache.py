@@ -123,6 +123,18 @@ def _cache_files(cache: Path) -> tuple[Path, dict]:
     return place / manifest["generation"], manifest
 
 
+def test_a_cache_of_an_older_format_is_rebuilt_without_a_warning(folder, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    open_(folder, cache)
+    generation, manifest = _cache_files(cache)
+    manifest["format"] = "corpus-bot-index-cache/0"
+    (generation.parent / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.DEBUG, logger="bot.index_cache"):
+        assert open_(folder, cache).how == "built"
+    assert "another format" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "foreign", "delete", "manifest", "traversal", "pickle"])
 def test_a_corrupt_or_foreign_cache_is_rebuilt_with_a_warning(folder, tmp_path, caplog, damage):
     cache = tmp_path / "cache"
