@@ -108,8 +108,7 @@ class Library:
     def __init__(self, documents: Sequence[Document], *, engine: str = "auto", sparse_from: int = SPARSE_FROM) -> None:
         if not documents:
             raise ValueError("the library needs at least one document")
-        by_id = {d.doc_id: d for d in documents}
-        self._setup(passage_index.build(documents), engine, sparse_from, None, by_id.__getitem__)
+        self._setup(passage_index.build(documents), engine, sparse_from, None, list(documents))
 
     @classmethod
     def from_index(
@@ -133,7 +132,7 @@ class Library:
         engine: str,
         sparse_from: int,
         weights: np.ndarray | None,
-        by_id: Callable[[str], Document] | None,
+        given: list[Document] | None,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -141,9 +140,14 @@ class Library:
         doc_ids = index.doc_ids.all()
         self._doc_ids = doc_ids
         self._positions = {doc_id: d for d, doc_id in enumerate(doc_ids)}  # a repeated id: the last one
+        self._repeated: dict[str, list[int]] = {}  # only Library(documents) can repeat an id
+        if len(self._positions) < len(doc_ids):
+            for d, doc_id in enumerate(doc_ids):
+                self._repeated.setdefault(doc_id, []).append(d)
+            self._repeated = {k: v for k, v in self._repeated.items() if len(v) > 1}
         load = functools.lru_cache(maxsize=_DOCUMENTS_KEPT)(index.document)
-        if by_id is not None:  # documents given in memory: serve those very objects
-            self._document_at: Callable[[int], Document] = lambda d: by_id(doc_ids[d])
+        if given is not None:  # documents given in memory: serve those very objects
+            self._document_at: Callable[[int], Document] = given.__getitem__
         else:
             self._document_at = load
         self.documents: Mapping[str, Document] = DocumentMap(self._positions, self._document_at)
@@ -191,7 +195,9 @@ class Library:
         return passage if passage_key(passage.passage_id) == key else None
 
     def passages_of(self, doc_id: str) -> list[Passage]:
-        return [self._passage(i) for d, other in enumerate(self._doc_ids) if other == doc_id
+        d = self._positions.get(doc_id)
+        positions = self._repeated.get(doc_id) or ([] if d is None else [d])
+        return [self._passage(i) for d in positions
                 for i in range(int(self._index.doc_passages[d]), int(self._index.doc_passages[d + 1]))]
 
     def query(self, text: str) -> Query:

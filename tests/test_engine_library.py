@@ -55,3 +55,15 @@ def test_documents_mapping(pair):
 def test_an_empty_library_is_refused():
     with pytest.raises(ValueError):
         Library([])
+
+
+def test_a_repeated_document_id_keeps_the_old_behaviour():
+    from bot.corpus import Document
+
+    first = Document("same", "First", "Wire", None, None, "Russia deployed border guards.")
+    second = Document("same", "Second", "Wire", None, None, "Armenia asked for help.\n\nA second paragraph here.")
+    library = Library([first, second])
+    assert library.documents["same"] is second and len(library.documents) == 1
+    assert [p.text for p in library.passages_of("same")] == [
+        "Russia deployed border guards.", "Armenia asked for help.", "A second paragraph here."]
+    assert len(library.passages) == 3
