@@ -49,6 +49,9 @@ TICK = 0.001
 # --- the phases, each in its own process --------------------------------------------------------
 
 
+_ALL_CPUS: set[int] = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
+
+
 def _pin_to_one_cpu() -> None:
     """Pin this process to one CPU: BENCH_CPU if set, else the last one it may use."""
     if hasattr(os, "sched_setaffinity"):
@@ -140,11 +143,15 @@ def phase_serve(params: dict) -> dict:
         t2 = clock()
         retrieval.append(t1 - t0)
         whole.append(t2 - t1)
-    stalls = {"idle": asyncio.run(_idle_lateness(2.0))}
-    stalls["to_thread_x4_switch_5ms"] = asyncio.run(_stall(library, render, questions, workers=None, switch=0.005))
-    gc.freeze()  # what a bot should do once loaded: the start-up objects leave the collector's work
-    stalls["one_worker_switch_1ms_gc_freeze"] = asyncio.run(
-        _stall(library, render, questions, workers=1, switch=0.001))
+    stalls = {}
+    for cpus in ("one", "all"):
+        if cpus == "all":
+            os.sched_setaffinity(0, _ALL_CPUS) if _ALL_CPUS else None
+        stalls[f"idle_{cpus}"] = asyncio.run(_idle_lateness(2.0))
+        stalls[f"to_thread_x4_{cpus}"] = asyncio.run(_stall(library, render, questions, workers=None, switch=0.005))
+        gc.freeze()  # what a bot should do once loaded: the start-up objects leave the collector's work
+        stalls[f"one_worker_{cpus}"] = asyncio.run(_stall(library, render, questions, workers=1, switch=0.001))
+        gc.unfreeze()
     sys.setswitchinterval(0.005)
     return {
         "ready_at": ready_at, "load": load, "how": opened.how, "engine": library.engine, "renderer": renderer,
@@ -169,9 +176,10 @@ async def _idle_lateness(seconds: float) -> dict:
 
 
 async def _stall(library, render, questions: list[str], *, workers: int | None, switch: float) -> dict:
-    """Answer all questions from worker threads, CONCURRENCY at a time, and render each answer on
-    the event loop, as the Telegram layer does; meanwhile a coroutine sleeps 1 ms at a time on
-    the loop: how late it wakes up is how long the loop could not run (GIL, rendering...).
+    """Answer all questions from worker threads, CONCURRENCY chats at a time, and render each answer
+    on the event loop, as the Telegram layer does. Meanwhile every callback the loop runs is timed
+    (the longest call), and a coroutine sleeps 1 ms at a time: how late it wakes up is how long the
+    loop could not run for any reason (its calls, the GIL held by a worker, the OS scheduler).
 
     `workers`: None = `asyncio.to_thread` (the default executor: several threads contend for
     the GIL with the loop), or a dedicated executor with that many threads."""
@@ -193,10 +201,11 @@ async def _stall(library, render, questions: list[str], *, workers: int | None, 
             await asyncio.sleep(TICK)
             lateness.append(time.perf_counter() - t0 - TICK)
 
-    gate = asyncio.Semaphore(CONCURRENCY)
+    waiting = list(reversed(questions))
 
-    async def one(question: str) -> None:
-        async with gate:
+    async def chat() -> None:  # CONCURRENCY of these: questions arriving while others are answered
+        while waiting:
+            question = waiting.pop()
             if executor is None:
                 answer = await asyncio.to_thread(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH)
             else:
@@ -207,14 +216,41 @@ async def _stall(library, render, questions: list[str], *, workers: int | None, 
     probe = asyncio.create_task(ticker())
     await started.wait()
     t0 = time.perf_counter()
-    await asyncio.gather(*(one(q) for q in questions))
+    with _CallTimer() as calls:
+        await asyncio.gather(*(chat() for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - t0
     done = True
     await probe
     if executor is not None:
         executor.shutdown()
     late = _percentiles(lateness)
-    return {"worst_ms": late["max"], "p99_ms": late["p99"], "answers_per_s": len(questions) / elapsed}
+    return {"worst_ms": late["max"], "p99_ms": late["p99"], "longest_call_ms": calls.longest * 1000,
+            "answers_per_s": len(questions) / elapsed}
+
+
+class _CallTimer:
+    """Times every callback the event loop runs (asyncio.Handle._run: task steps, timers, thread
+    results), without asyncio's debug mode and its costs; `longest` is the longest, in seconds."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._original = asyncio.events.Handle._run
+
+    def __enter__(self) -> _CallTimer:
+        original, clock, timer = self._original, time.perf_counter, self
+
+        def timed(handle: asyncio.events.Handle) -> None:
+            t0 = clock()
+            original(handle)
+            took = clock() - t0
+            if took > timer.longest:
+                timer.longest = took
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.events.Handle._run = self._original  # type: ignore[method-assign]
 
 
 def phase_add(params: dict) -> dict:
@@ -297,6 +333,9 @@ def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference
             if engine == "rank-bm25":  # slow per question: fewer of them
                 params["questions"] = asked[: max(20, min(len(asked), 200_000_000 // (size * 100)))]
             serve = _run_phase("serve", params)
+            if serve["how"] != "cached":
+                say(f"#   WARNING: the serving process found no current cache ({serve['how']}): did the analyzer "
+                    "or index code change during the run? Its start-up figure includes a rebuild.")
             say(f"#   {engine}: {json.dumps(serve)}")
             add = _run_phase("add", params) if engine == "sparse" else None
             if add:
@@ -323,9 +362,10 @@ def machine() -> str:
 
 def table(rows: list[Row]) -> str:
     header = ("| passages | engine | index build | start-up cold | start-up cached | retrieval p50 / p99 | "
-              "whole answer p50 / p99 | answers/s | peak RSS serving | event-loop stall, worst (p99): "
-              "to_thread ×4 | event-loop stall, worst (p99): 1 worker, 1 ms switch, gc.freeze | "
-              "idle loop, worst (p99) | add one article |")
+              "whole answer p50 / p99 | answers/s | peak RSS serving | event loop with asyncio.to_thread ×4: "
+              "longest call; wake-up delay worst (p99) | event loop with 1 worker thread, 1 ms switch interval, "
+              "gc.freeze: longest call; wake-up delay worst (p99) | idle event loop: wake-up delay worst (p99) | "
+              "add one article |")
     lines = [header, "|" + "|".join(["---"] * 13) + "|"]
     for row in rows:
         s = row.serve
@@ -334,15 +374,16 @@ def table(rows: list[Row]) -> str:
             f"| {row.passages:,} | {row.engine} | {row.cold['build']:.2f} s | {row.cold['startup']:.2f} s | "
             f"{s['startup']:.2f} s | {s['retrieval_ms']['p50']:.2f} / {s['retrieval_ms']['p99']:.2f} ms | "
             f"{s['answer_ms']['p50']:.2f} / {s['answer_ms']['p99']:.2f} ms | {s['answers_per_s']:.0f} | "
-            f"{s['peak_rss_mb']:.0f} MB | {_stall_cell(stall['to_thread_x4_switch_5ms'])} | "
-            f"{_stall_cell(stall['one_worker_switch_1ms_gc_freeze'])} | {_stall_cell(stall['idle'])} | "
+            f"{s['peak_rss_mb']:.0f} MB | {_stall_cell(stall['to_thread_x4_one'])} | "
+            f"{_stall_cell(stall['one_worker_one'])} | {_stall_cell(stall['idle_one'])} | "
             + (f"{row.add['add_s']:.2f} s |" if row.add else "– |")
         )
     return "\n".join(lines)
 
 
 def _stall_cell(figures: dict) -> str:
-    return f"{figures['worst_ms']:.1f} ({figures['p99_ms']:.1f}) ms"
+    call = f"{figures['longest_call_ms']:.1f} ms; " if "longest_call_ms" in figures else ""
+    return f"{call}{figures['worst_ms']:.1f} ({figures['p99_ms']:.1f}) ms"
 
 
 def main(argv: list[str] | None = None) -> int:
