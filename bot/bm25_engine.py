@@ -22,6 +22,7 @@ How a question is ranked:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -109,6 +110,9 @@ class SparseBm25:
             raise ValueError("posting weights do not fit the postings")
         self._weights = weights
         self.document_frequency: Mapping[str, int] = TermFrequencies(self._lookup, np.diff(index.term_postings))
+        # Per thread, reused: a dense score array and a mask over all passages (5 MB at a million
+        # passages), instead of allocating and page-faulting them in for every question.
+        self._scratch = threading.local()
 
     @property
     def size(self) -> int:
@@ -147,9 +151,11 @@ class SparseBm25:
         total = sum(end - start for _, start, end, _ in spans)
         if total <= self._n * UNION_SHARE:
             candidates, approx = self._union_scores(spans)
+            chosen = _near_best(approx, k, np.empty(len(approx), dtype=bool))
         else:
-            candidates, approx = None, self._dense_scores(spans)
-        chosen = _near_best(approx, k)
+            scores, mask = self._buffers()
+            candidates, approx = None, self._dense_scores(spans, scores)
+            chosen = _near_best(approx, k, mask)
         passages = chosen if candidates is None else candidates[chosen]
         exact = self._exact(passages, spans)
         order = np.lexsort((passages, -exact))[:k]
@@ -168,8 +174,18 @@ class SparseBm25:
         candidates, where = np.unique(passages, return_inverse=True)
         return candidates, np.bincount(where, weights=weights, minlength=len(candidates))
 
-    def _dense_scores(self, spans: list[tuple[int, int, int, int]]) -> np.ndarray:
-        scores = np.zeros(self._n, dtype=np.float32)
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's dense score array (zeroed) and mask over all passages."""
+        scratch = self._scratch
+        scores = getattr(scratch, "scores", None)
+        if scores is None:
+            scratch.scores = scores = np.zeros(self._n, dtype=np.float32)
+            scratch.mask = np.zeros(self._n, dtype=bool)
+        else:
+            scores.fill(0)
+        return scores, scratch.mask
+
+    def _dense_scores(self, spans: list[tuple[int, int, int, int]], scores: np.ndarray) -> np.ndarray:
         for _, start, end, times in spans:
             weights = self._weights[start:end]
             np.add.at(scores, self._passages[start:end], weights * np.float32(times) if times > 1 else weights)
@@ -187,7 +203,7 @@ class SparseBm25:
         return scores
 
 
-def _near_best(approx: np.ndarray, k: int) -> np.ndarray:
+def _near_best(approx: np.ndarray, k: int, mask: np.ndarray) -> np.ndarray:
     """Positions whose approximate score may be among the best k: the best k, and every
     positive score within rounding of the k-th (so exact ties are all rescored).
 
@@ -202,15 +218,16 @@ def _near_best(approx: np.ndarray, k: int) -> np.ndarray:
     share = 0.75
     while True:
         cut = top * share
-        chosen = np.flatnonzero(approx >= cut)
+        chosen = np.flatnonzero(np.greater_equal(approx, cut, out=mask))
         if len(chosen) >= k or share < 1e-3:
             break
         share /= 2
     if len(chosen) < k:
-        return np.flatnonzero(approx > 0)
+        return np.flatnonzero(np.greater(approx, 0, out=mask))
     values = approx[chosen]
     kth = float(np.partition(values, len(values) - k)[len(values) - k]) if len(values) > k else float(values.min())
     floor = max(kth - abs(kth) * _RELATIVE_SLACK - 1e-7, 0.0)
-    if floor < cut:  # near-ties below the cut: look again
-        return np.flatnonzero((approx >= floor) & (approx > 0))
+    if floor < cut:  # near-ties below the cut: look again (floor > 0: only passages that match)
+        return np.flatnonzero(np.greater_equal(approx, floor, out=mask) if floor > 0
+                              else np.greater(approx, 0, out=mask))
     return chosen[values >= floor]
