@@ -23,6 +23,7 @@ on POSIX a library still using them keeps them until it goes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -32,9 +33,15 @@ import re
 import shutil
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows has no fcntl: no lock there, the last writer wins
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 
@@ -49,7 +56,6 @@ FORMAT = "corpus-bot-index-cache/2"
 MANIFEST = "manifest.json"
 WEIGHTS = "posting_weight"
 _GENERATION = re.compile(r"index-[0-9a-z-]{1,64}")
-_KEEP_RECENT_SECONDS = 60  # another process may be about to use a folder this young
 _CHUNK = 1 << 24
 
 
@@ -138,12 +144,35 @@ def _fingerprint(entries: list[_Entry]) -> dict[str, list]:
 
 def open_index(folder: Path, *, max_file_bytes: int, cache_dir: Path) -> Opened:
     """The index of the corpus in `folder`, from the cache when it is current, else built (reusing
-    what the cache has for unchanged files) and cached. Raises CorpusError when nothing is usable."""
+    what the cache has for unchanged files) and cached. Raises CorpusError when nothing is usable.
+
+    Processes sharing a cache take turns (a file lock): a second bot started while the first
+    builds the index waits, then finds it current instead of building it again."""
     if not folder.is_dir():  # let the loader word the problem
         _raise_fatal(load_corpus(folder, max_file_bytes=max_file_bytes).problems)
+    place = cache_place(cache_dir, folder)
+    with _locked(place):
+        return _open_index(folder, place, max_file_bytes)
+
+
+@contextlib.contextmanager
+def _locked(place: Path) -> Iterator[None]:
+    """An exclusive lock on the cache folder, where the OS has file locks and the folder can be made."""
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        lock = (place / ".lock").open("a")
+    except OSError:
+        yield  # an unwritable cache: nothing will be written to it either
+        return
+    with lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _open_index(folder: Path, place: Path, max_file_bytes: int) -> Opened:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    place = cache_place(cache_dir, folder)
     key = cache_key(max_file_bytes)
     entries = _scan(folder)
     timings["scan"] = time.perf_counter() - started
@@ -422,12 +451,8 @@ def _write(
 
 
 def _remove_old(place: Path, keep: str) -> None:
-    now = time.time()
+    """Remove the index folders other than `keep` (under the lock: no other process is opening
+    one; a library still using one keeps its open files and mappings, which POSIX allows)."""
     for folder in place.iterdir():
-        if folder.name == keep or not _GENERATION.fullmatch(folder.name):
-            continue
-        try:
-            if now - folder.stat().st_mtime > _KEEP_RECENT_SECONDS:
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
+        if folder.name != keep and _GENERATION.fullmatch(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -212,3 +212,19 @@ def test_an_old_index_folder_stays_usable_after_a_rebuild(folder, tmp_path):
     os.utime(next(folder.iterdir()), ns=(1, 1))  # "changed": a new index folder is written
     assert open_(folder, cache).how == "updated"
     assert answers(old) == before
+
+
+def test_one_index_folder_is_kept_and_concurrent_opens_build_once(folder, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: open_(folder, cache), range(4)))
+    assert sorted(o.how for o in opened) == ["built", "cached", "cached", "cached"]
+    (folder / "zz-new.md").write_text(article("New", "A new paragraph about the border."), encoding="utf-8")
+    assert open_(folder, cache).how == "updated"
+    (place,) = cache.iterdir()
+    assert len([p for p in place.iterdir() if p.name.startswith("index-")]) == 1
+    for o in opened:  # libraries opened before the update still serve (their files are unlinked, not gone)
+        same = Library.from_index(o.index, engine="sparse", weights=o.weights)
+        assert len(answers(same)) == len(questions())
