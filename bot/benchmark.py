@@ -139,7 +139,7 @@ def phase_serve(params: dict) -> dict:
         t0 = clock()
         library.search(library.query(question), k)
         t1 = clock()
-        result = answer(question)
+        answer(question)
         t2 = clock()
         retrieval.append(t1 - t0)
         whole.append(t2 - t1)

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from bot.passage_index import PassageIndex, TermLookup
-from bot.ranking import B, DELTA, K1, NO_MATCH
+from bot.ranking import B, K1, NO_MATCH
 
 UNION_SHARE = 1 / 16  # score the union of postings (not a dense array) when they hold fewer than N/16
 _RELATIVE_SLACK = 1e-5  # float32 scores are within ~1e-6 (relative) of exact: candidates this close are rescored

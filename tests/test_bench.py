@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from bot import benchmark, synthetic_corpus
 from bot.corpus import load_corpus

@@ -8,7 +8,6 @@ same answers on the seed question set.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
