@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import gc
 import json
 import os
@@ -37,6 +36,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.answer_threads import AnswerThreads, settle_for_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (10_000, 100_000, 1_000_000)
@@ -148,9 +149,9 @@ def phase_serve(params: dict) -> dict:
         if cpus == "all":
             os.sched_setaffinity(0, _ALL_CPUS) if _ALL_CPUS else None
         stalls[f"idle_{cpus}"] = asyncio.run(_idle_lateness(2.0))
-        stalls[f"to_thread_x4_{cpus}"] = asyncio.run(_stall(library, render, questions, workers=None, switch=0.005))
-        gc.freeze()  # what a bot should do once loaded: the start-up objects leave the collector's work
-        stalls[f"one_worker_{cpus}"] = asyncio.run(_stall(library, render, questions, workers=1, switch=0.001))
+        stalls[f"to_thread_x4_{cpus}"] = asyncio.run(_stall(library, render, questions, bot_threads=False))
+        settle_for_serving()  # as the Telegram service does once the library is loaded
+        stalls[f"bot_{cpus}"] = asyncio.run(_stall(library, render, questions, bot_threads=True))
         gc.unfreeze()
     sys.setswitchinterval(0.005)
     return {
@@ -175,21 +176,20 @@ async def _idle_lateness(seconds: float) -> dict:
     return {"worst_ms": late["max"], "p99_ms": late["p99"]}
 
 
-async def _stall(library, render, questions: list[str], *, workers: int | None, switch: float) -> dict:
+async def _stall(library, render, questions: list[str], *, bot_threads: bool) -> dict:
     """Answer all questions from worker threads, CONCURRENCY chats at a time, and render each answer
     on the event loop, as the Telegram layer does. Meanwhile every callback the loop runs is timed
     (the longest call), and a coroutine sleeps 1 ms at a time: how late it wakes up is how long the
     loop could not run for any reason (its calls, the GIL held by a worker, the OS scheduler).
 
-    `workers`: None = `asyncio.to_thread` (the default executor: several threads contend for
-    the GIL with the loop), or a dedicated executor with that many threads."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    `bot_threads`: False = `asyncio.to_thread` with Python's default 5 ms switch interval (the
+    default executor: several threads contend for the GIL with the loop); True = the bot's own
+    `bot.answer_threads.AnswerThreads` (its caller has run `settle_for_serving()`)."""
     from bot.answers import answer_question
 
-    sys.setswitchinterval(switch)
-    loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(max_workers=workers) if workers else None
+    if not bot_threads:
+        sys.setswitchinterval(0.005)
+    threads = AnswerThreads() if bot_threads else None
     lateness: list[float] = []
     done = False
     started = asyncio.Event()
@@ -206,11 +206,10 @@ async def _stall(library, render, questions: list[str], *, workers: int | None, 
     async def chat() -> None:  # CONCURRENCY of these: questions arriving while others are answered
         while waiting:
             question = waiting.pop()
-            if executor is None:
+            if threads is None:
                 answer = await asyncio.to_thread(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH)
             else:
-                answer = await loop.run_in_executor(
-                    executor, functools.partial(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH))
+                answer = await threads.run(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH)
             render(answer)
 
     probe = asyncio.create_task(ticker())
@@ -221,8 +220,8 @@ async def _stall(library, render, questions: list[str], *, workers: int | None, 
     elapsed = time.perf_counter() - t0
     done = True
     await probe
-    if executor is not None:
-        executor.shutdown()
+    if threads is not None:
+        threads.close()
     late = _percentiles(lateness)
     return {"worst_ms": late["max"], "p99_ms": late["p99"], "longest_call_ms": calls.longest * 1000,
             "answers_per_s": len(questions) / elapsed}
@@ -363,7 +362,7 @@ def machine() -> str:
 def table(rows: list[Row]) -> str:
     header = ("| passages | engine | index build | start-up cold | start-up cached | retrieval p50 / p99 | "
               "whole answer p50 / p99 | answers/s | peak RSS serving | event loop with asyncio.to_thread ×4: "
-              "longest call; wake-up delay worst (p99) | event loop with 1 worker thread, 1 ms switch interval, "
+              "longest call; wake-up delay worst (p99) | event loop as the bot runs it (2 answer threads, 1 ms switch interval, "
               "gc.freeze: longest call; wake-up delay worst (p99) | idle event loop: wake-up delay worst (p99) | "
               "add one article |")
     lines = [header, "|" + "|".join(["---"] * 13) + "|"]
@@ -375,7 +374,7 @@ def table(rows: list[Row]) -> str:
             f"{s['startup']:.2f} s | {s['retrieval_ms']['p50']:.2f} / {s['retrieval_ms']['p99']:.2f} ms | "
             f"{s['answer_ms']['p50']:.2f} / {s['answer_ms']['p99']:.2f} ms | {s['answers_per_s']:.0f} | "
             f"{s['peak_rss_mb']:.0f} MB | {_stall_cell(stall['to_thread_x4_one'])} | "
-            f"{_stall_cell(stall['one_worker_one'])} | {_stall_cell(stall['idle_one'])} | "
+            f"{_stall_cell(stall['bot_one'])} | {_stall_cell(stall['idle_one'])} | "
             + (f"{row.add['add_s']:.2f} s |" if row.add else "– |")
         )
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from bot import benchmark, console
 from bot.answers import answer_question
 from bot.corpus import CorpusError
 from bot.evaluation import QuestionFileError, evaluate, read_cases
-from bot.search import Library, load_library
+from bot.search import Library, LibrarySource
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bot")
@@ -60,14 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _library(settings: Settings, *, report: bool = True) -> Library:
-    library, problems = load_library(
-        settings.corpus_dir, max_file_bytes=settings.max_file_bytes, cache_dir=settings.index_cache_dir,
-        engine=settings.engine, sparse_from=settings.sparse_from,
+def _source(settings: Settings) -> LibrarySource:
+    return LibrarySource(
+        settings.corpus_dir, settings.max_file_bytes, cache_dir=settings.index_cache_dir, engine=settings.engine,
+        sparse_from=settings.sparse_from,
     )
-    if report:
-        for problem in problems:
-            print(f"warning: {problem}", file=sys.stderr)
+
+
+def _library(settings: Settings) -> Library:
+    library, problems = _source(settings).load()
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     return library
 
 
@@ -151,12 +154,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot import telegram_service  # imported here: the other commands need no Telegram library
 
-    secret = settings.webhook_secret
     return telegram_service.run(telegram_service.ServiceConfig(
-        token=settings.token.get_secret_value() if settings.token else None,
+        token=settings.token,
         api_base_url=settings.api_base_url,
-        corpus_dir=settings.corpus_dir,
-        max_file_bytes=settings.max_file_bytes,
+        corpus=_source(settings),
         top_k=settings.top_k,
         min_match=settings.min_match,
         allowed_chat_ids=settings.allowed_chat_ids,
@@ -167,7 +168,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         webhook_url=settings.webhook_url,
         webhook_listen=settings.webhook_listen,
         webhook_port=settings.webhook_port,
-        webhook_secret=secret.get_secret_value() if secret else None,
+        webhook_secret=settings.webhook_secret,
     ))
 
 

@@ -235,6 +235,24 @@ def _passage_terms(index: PassageIndex) -> list[list[str]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class LibrarySource:
+    """Where a library comes from and how it is indexed (the settings, as plain values),
+    so that start-up and every reload build it the same way."""
+
+    folder: Path
+    max_file_bytes: int
+    cache_dir: Path | None = None
+    engine: str = "auto"
+    sparse_from: int = SPARSE_FROM
+
+    def load(self) -> tuple[Library, tuple[CorpusProblem, ...]]:
+        return load_library(
+            self.folder, max_file_bytes=self.max_file_bytes, cache_dir=self.cache_dir, engine=self.engine,
+            sparse_from=self.sparse_from,
+        )
+
+
 def load_library(
     folder: Path,
     *,

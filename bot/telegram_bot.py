@@ -47,6 +47,7 @@ from telegram.ext import (
 from bot import telegram_html as th
 from bot.answers import Answer, answer_question
 from bot.corpus import CorpusError
+from bot.answer_threads import AnswerThreads
 from bot.library_holder import LibraryHolder
 from bot.search import Library, passage_key
 from bot.telegram_access import AccessPolicy, RateLimit
@@ -113,6 +114,7 @@ class CorpusBot:
         self,
         holder: LibraryHolder,
         *,
+        threads: AnswerThreads,
         top_k: int,
         min_match: float,
         access: AccessPolicy,
@@ -120,6 +122,7 @@ class CorpusBot:
         example_questions: Sequence[str] = (),
     ):
         self.holder = holder
+        self.threads = threads  # answering runs there, off the event loop
         self.top_k = top_k
         self.min_match = min_match
         self.access = access
@@ -230,7 +233,7 @@ class CorpusBot:
         library = self.holder.library
         answer = await self._while_typing(
             context, chat_id,
-            asyncio.to_thread(
+            self.threads.run(
                 answer_question, library, question, limit=self.top_k, min_match=self.min_match, offset=offset
             ),
         )
@@ -358,7 +361,7 @@ class CorpusBot:
             return
         library = self.holder.library
         limit = min(10, max(self.top_k, INLINE_RESULTS))
-        answer = await asyncio.to_thread(answer_question, library, text, limit=limit, min_match=self.min_match)
+        answer = await self.threads.run(answer_question, library, text, limit=limit, min_match=self.min_match)
         results = [
             InlineQueryResultArticle(
                 id=f"{index}-{passage_key(excerpt.passage.passage_id)}",
@@ -443,7 +446,7 @@ class CorpusBot:
         generation = self.holder.generation
         if self._examples is None or self._examples[0] != generation:
             library = self.holder.library
-            examples = await asyncio.to_thread(answerable_examples, library, self.example_questions,
+            examples = await self.threads.run(answerable_examples, library, self.example_questions,
                                                self.min_match)
             self._examples = (generation, examples)
         return self._examples[1]

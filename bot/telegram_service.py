@@ -14,18 +14,20 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from pydantic import SecretStr
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
 from bot.corpus import CorpusError
 from bot.library_holder import LibraryHolder
-from bot.search import load_library
+from bot.answer_threads import AnswerThreads, settle_for_serving
+from bot.search import LibrarySource
 from bot.telegram_access import AccessPolicy
 from bot.telegram_bot import COMMANDS, CorpusBot, describe
 
@@ -63,12 +65,11 @@ TOKEN_REJECTED = (
 class ServiceConfig:
     """Everything the service needs, as plain values (see bot/settings.py for their meaning)."""
 
-    token: str | None = field(repr=False)
+    token: SecretStr | None
     api_base_url: str = "https://api.telegram.org"
-    corpus_dir: Path = Path("corpus")
-    max_file_bytes: int = 2_000_000
+    corpus: LibrarySource = LibrarySource(Path("corpus"), 2_000_000)
     top_k: int = 3
-    min_match: float = 0.4
+    min_match: float = 0.3
     allowed_chat_ids: tuple[int, ...] = ()
     allowed_user_ids: tuple[int, ...] = ()
     admin_ids: tuple[int, ...] = ()
@@ -77,7 +78,7 @@ class ServiceConfig:
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
-    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_secret: SecretStr | None = None
     request_timeout: float = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
 
 
@@ -212,8 +213,10 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
     if not config.token:
         raise ValueError("a token is required")
     base = config.api_base_url.rstrip("/")
+    threads = AnswerThreads()
     corpus_bot = CorpusBot(
         holder,
+        threads=threads,
         top_k=config.top_k,
         min_match=config.min_match,
         access=AccessPolicy(config.allowed_chat_ids, config.allowed_user_ids, config.admin_ids),
@@ -239,7 +242,7 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
 
     application = (
         ApplicationBuilder()
-        .token(config.token)
+        .token(config.token.get_secret_value())
         .base_url(lambda token: f"{base}/bot{token}")
         .base_file_url(lambda token: f"{base}/file/bot{token}")
         .concurrent_updates(ChatOrderedProcessor())
@@ -249,6 +252,7 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
         .write_timeout(config.request_timeout)
         .pool_timeout(10)
         .post_init(post_init)
+        .post_shutdown(lambda _: asyncio.to_thread(threads.close))
         .build()
     )
     corpus_bot.register(application)
@@ -267,6 +271,10 @@ async def _reload_on_signal(holder: LibraryHolder) -> None:
              len(reloaded.library.passages))
 
 
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None
+
+
 def webhook_problem(config: ServiceConfig) -> str | None:
     """Why the webhook settings cannot work, or None."""
     if not config.webhook_url:
@@ -280,7 +288,7 @@ def webhook_problem(config: ServiceConfig) -> str | None:
             "Telegram can post updates: put a random string of letters, digits, _ and - (up to 256) in .env, "
             "e.g. BOT_WEBHOOK_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
-    if not WEBHOOK_SECRET.match(config.webhook_secret):
+    if not WEBHOOK_SECRET.match(config.webhook_secret.get_secret_value()):
         return "BOT_WEBHOOK_SECRET may only hold 1-256 characters A-Z, a-z, 0-9, _ and -"
     return None
 
@@ -292,17 +300,16 @@ def run(config: ServiceConfig) -> int:
     if not config.token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    secrets = protect_logs(config.token, config.webhook_secret)
+    secrets = protect_logs(*(_plain(s) for s in (config.token, config.webhook_secret)))
     problem = webhook_problem(config)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    library, problems = load_library(config.corpus_dir, max_file_bytes=config.max_file_bytes)
+    library, problems = config.corpus.load()
     for corpus_problem in problems:
         log.warning("corpus: %s", corpus_problem)
-    holder = LibraryHolder(
-        library, lambda: load_library(config.corpus_dir, max_file_bytes=config.max_file_bytes)
-    )
+    holder = LibraryHolder(library, config.corpus.load)
+    settle_for_serving()
     server = config.api_base_url.rstrip("/")
     try:
         application = build_application(config, holder)
@@ -314,7 +321,7 @@ def run(config: ServiceConfig) -> int:
                 port=config.webhook_port,
                 url_path=urlsplit(config.webhook_url).path.lstrip("/"),
                 webhook_url=config.webhook_url,
-                secret_token=config.webhook_secret,
+                secret_token=_plain(config.webhook_secret),
                 allowed_updates=Update.ALL_TYPES,
                 bootstrap_retries=BOOTSTRAP_RETRIES,
             )

@@ -22,7 +22,9 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.library_holder import LibraryHolder
-from bot.search import Library, load_library
+from pydantic import SecretStr
+
+from bot.search import Library
 from bot.telegram_service import ServiceConfig, build_application
 from tests.fake_telegram import Call, FakeTelegram
 
@@ -68,7 +70,7 @@ class Running:
 
 def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
     values: dict[str, Any] = dict(
-        token=tg.token, api_base_url=tg.base_url, example_questions=EXAMPLES, min_match=0.3, top_k=3
+        token=SecretStr(tg.token), api_base_url=tg.base_url, example_questions=EXAMPLES, min_match=0.3, top_k=3
     )
     values.update(overrides)
     return ServiceConfig(**values)
@@ -84,7 +86,7 @@ async def serving(
 ) -> AsyncIterator[Running]:
     """The bot, long-polling the fake, as `python -m bot run` builds it."""
     config = config_for(tg, **overrides)
-    holder = LibraryHolder(library, loader or (lambda: load_library(Path(config.corpus_dir), max_file_bytes=10**7)))
+    holder = LibraryHolder(library, loader or config.corpus.load)
     application = build_application(config, holder)
     await application.initialize()
     running = Running(tg, application, holder)

@@ -43,7 +43,7 @@ def test_the_table_has_every_column(tmp_path):
     serve = {"startup": 0.5, "retrieval_ms": {"p50": 0.1, "p99": 0.2}, "answer_ms": {"p50": 1.0, "p99": 2.0},
              "answers_per_s": 900.0, "peak_rss_mb": 80.0,
              "stall_ms": {"to_thread_x4_one": {"worst_ms": 4.0, "p99_ms": 1.5, "longest_call_ms": 3.0},
-                          "one_worker_one": {"worst_ms": 2.0, "p99_ms": 1.0, "longest_call_ms": 1.2},
+                          "bot_one": {"worst_ms": 2.0, "p99_ms": 1.0, "longest_call_ms": 1.2},
                           "idle_one": {"worst_ms": 0.5, "p99_ms": 0.1}}}
     row = benchmark.Row(100_000, "sparse", {"build": 10.0, "startup": 12.0}, serve, {"add_s": 0.8})
     header, rule, line = benchmark.table([row]).splitlines()

@@ -14,7 +14,7 @@ import pytest
 
 from bot import telegram_bot
 from bot import telegram_html as th
-from bot.search import load_library
+from bot.search import LibrarySource, load_library
 from tests.fake_telegram import BOT_USERNAME, FakeTelegram
 from tests.telegram_harness import EXAMPLES, QUESTION, entity_types, reply_ids, serving, texts
 
@@ -404,7 +404,7 @@ async def test_admin_reload_swaps_the_corpus_and_keeps_it_when_loading_fails(tg,
     folder = tmp_path / "corpus"
     folder.mkdir()
     (folder / "one.md").write_text(article("Harvest report", "The pomegranate harvest was large."), "utf-8")
-    async with serving(tg, load(folder), corpus_dir=folder, admin_ids=(1,)) as bot:
+    async with serving(tg, load(folder), corpus=LibrarySource(folder, 10**7), admin_ids=(1,)) as bot:
         before = tg.private_message(1, "What about the apricot festival?")
         [refused] = await bot.replies_to(before)
         (folder / "two.md").write_text(article("Festival", "The apricot festival drew crowds."), "utf-8")

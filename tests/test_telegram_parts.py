@@ -10,6 +10,8 @@ import logging
 import random
 from pathlib import Path
 
+from pydantic import SecretStr
+
 import pytest
 from telegram import Update
 
@@ -177,13 +179,13 @@ async def test_updates_of_one_chat_run_in_order_and_chats_run_concurrently():
 
 
 def test_webhook_settings_are_checked():
-    base = dict(token=TOKEN)
+    base = dict(token=SecretStr(TOKEN))
     assert webhook_problem(ServiceConfig(**base)) is None
     assert "BOT_WEBHOOK_SECRET" in webhook_problem(ServiceConfig(**base, webhook_url="https://x.org/hook"))
     assert "only hold" in webhook_problem(
-        ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret="has space"))
-    assert "full https://" in webhook_problem(ServiceConfig(**base, webhook_url="x.org/hook", webhook_secret="ok"))
-    assert webhook_problem(ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret="A-z_09")) is None
+        ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
+    assert "full https://" in webhook_problem(ServiceConfig(**base, webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
+    assert webhook_problem(ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
 
 
 # --- Architecture ------------------------------------------------------------------------------------------
