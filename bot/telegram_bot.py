@@ -131,6 +131,7 @@ class CorpusBot:
         self.refusals = RateLimit(1, 600.0)  # tell an unlisted person "private bot" at most every 10 min
         self.example_questions = tuple(example_questions)
         self._examples: tuple[int, tuple[str, ...]] | None = None
+        self._overview: tuple[int, th.Overview] | None = None
         self._last_conflict_report = float("-inf")
 
     def register(self, application: Application) -> None:
@@ -151,8 +152,7 @@ class CorpusBot:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update, context):
             return
-        library = self.holder.library
-        view = th.overview(library.documents.values(), len(library.passages))
+        view = await self._corpus_overview()
         text = th.start_text(view, await self._example_list(), context.bot.username)
         await self._reply(update, context, text)
 
@@ -164,8 +164,7 @@ class CorpusBot:
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update, context):
             return
-        library = self.holder.library
-        for text in th.sources_messages(th.overview(library.documents.values(), len(library.passages))):
+        for text in th.sources_messages(await self._corpus_overview()):
             await self._reply(update, context, text)
 
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -440,6 +439,16 @@ class CorpusBot:
         message = update.effective_message
         if message is not None:
             await send_html(context.bot, message.chat.id, text, reply_to=message.message_id)
+
+    async def _corpus_overview(self) -> th.Overview:
+        """What /start and /sources show of the corpus, made once per library, off the event loop
+        (it reads every article: about a second at 100,000 articles)."""
+        generation = self.holder.generation
+        if self._overview is None or self._overview[0] != generation:
+            library = self.holder.library
+            view = await self.threads.run(lambda: th.overview(library.documents.values(), len(library.passages)))
+            self._overview = (generation, view)
+        return self._overview[1]
 
     async def _example_list(self) -> tuple[str, ...]:
         """The configured example questions that the current corpus answers (else article titles)."""
