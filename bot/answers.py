@@ -122,31 +122,34 @@ def answer_question(
 
 def _best_excerpt(library: Library, hit: Hit, query: Query) -> Excerpt:
     document = library.documents[hit.passage.doc_id]
-    text = document.text
-    sentences = sentence_spans(text, hit.passage.start, hit.passage.end)
-    quotable = [s for s in sentences if not is_heading(text[s[0] : s[1]])]
-    sentences = quotable or sentences
-    found = [t for t in analysis.tokens(text[hit.passage.start : hit.passage.end]) if t.term in query.weights]
-    offset = hit.passage.start
+    text, offset = document.text, hit.passage.start
+    sentences = sentence_spans(text, offset, hit.passage.end)
+    sentences = [s for s in sentences if not is_heading(text[s[0] : s[1]])] or sentences
+    # The question's terms in the passage, as spans of the document's text.
+    found = [
+        (t.start + offset, t.end + offset, t.term)
+        for t in analysis.tokens(hit.passage.text)
+        if t.term in query.weights
+    ]
+
+    def inside(start: int, end: int) -> list[tuple[int, int, str]]:
+        return [f for f in found if start <= f[0] and f[1] <= end]
+
     best: tuple[float, int, int, int] | None = None  # (weight, -length, start, end)
     for first in range(len(sentences)):
         for last in range(first, min(first + MAX_SENTENCES, len(sentences))):
             start, end = sentences[first][0], sentences[last][1]
-            inside = {t.term for t in found if start <= t.start + offset and t.end + offset <= end}
-            weight = sum(query.weights[term] for term in inside)
+            weight = sum(query.weights[term] for term in {f[2] for f in inside(start, end)})
             candidate = (round(weight, 9), -(end - start), start, end)
             if best is None or candidate[:2] > best[:2]:
                 best = candidate
     assert best is not None  # a passage always has at least one sentence
     weight, _, start, end = best
-    marks = tuple(
-        (t.start + offset - start, t.end + offset - start)
-        for t in found
-        if start <= t.start + offset and t.end + offset <= end
-    )
-    total = query.total_weight or 1.0
-    matched = len({t.term for t in found if start <= t.start + offset and t.end + offset <= end})
-    return Excerpt(document, hit.passage, start, end, hit.score, weight / total, matched, marks)
+    held = inside(start, end)
+    marks = tuple((f_start - start, f_end - start) for f_start, f_end, _ in held)
+    matched = len({term for _, _, term in held})
+    share = weight / (query.total_weight or 1.0)
+    return Excerpt(document, hit.passage, start, end, hit.score, share, matched, marks)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
