@@ -2127,22 +2127,7 @@ class FakeTelegram:
         if "text" not in old:
             raise bad_request("there is no text in the message to edit")
         new_markup = markup if markup and "inline_keyboard" in markup else None
-        if (old.get("text") == plain and old.get("entities", []) == entities
-                and old.get("reply_markup") == new_markup):
-            raise bad_request("message is not modified: specified new message content and reply markup "
-                              "are exactly the same as a current content and reply markup of the message")
-        with self._lock:
-            msg = copy.deepcopy(old)
-            msg["text"] = plain
-            msg.pop("entities", None)
-            if entities:
-                msg["entities"] = entities
-            msg.pop("reply_markup", None)
-            if new_markup:
-                msg["reply_markup"] = new_markup
-            msg["edit_date"] = int(time.time())
-            self._messages[key] = msg
-            return copy.deepcopy(msg)
+        return self._edit(key, old, text=plain, entities=entities, reply_markup=new_markup)
 
     def _m_editmessagecaption(self, p: dict) -> Any:
         key, old = self._lookup_own_message(p, action="edit")
@@ -2152,23 +2137,7 @@ class FakeTelegram:
         if key is None:
             return True
         new_markup = markup if markup and "inline_keyboard" in markup else None
-        if (old.get("caption", "") == plain and old.get("caption_entities", []) == entities
-                and old.get("reply_markup") == new_markup):
-            raise bad_request("message is not modified: specified new message content and reply markup "
-                              "are exactly the same as a current content and reply markup of the message")
-        with self._lock:
-            msg = copy.deepcopy(old)
-            for k in ("caption", "caption_entities", "reply_markup"):
-                msg.pop(k, None)
-            if plain:
-                msg["caption"] = plain
-            if entities:
-                msg["caption_entities"] = entities
-            if new_markup:
-                msg["reply_markup"] = new_markup
-            msg["edit_date"] = int(time.time())
-            self._messages[key] = msg
-            return copy.deepcopy(msg)
+        return self._edit(key, old, caption=plain, caption_entities=entities, reply_markup=new_markup)
 
     def _m_editmessagereplymarkup(self, p: dict) -> Any:
         key, old = self._lookup_own_message(p, action="edit")
@@ -2176,14 +2145,20 @@ class FakeTelegram:
         if key is None:
             return True
         new_markup = markup if markup and "inline_keyboard" in markup else None
-        if old.get("reply_markup") == new_markup:
+        return self._edit(key, old, reply_markup=new_markup)
+
+    def _edit(self, key: Any, old: dict, **fields: Any) -> dict:
+        """Store an edit of a recorded message: each of `fields` replaced (an empty value removes
+        it), or Telegram's "not modified" error when nothing changes."""
+        new = {name: value for name, value in fields.items() if value}
+        if all(old.get(name) == new.get(name) for name in fields):
             raise bad_request("message is not modified: specified new message content and reply markup "
                               "are exactly the same as a current content and reply markup of the message")
         with self._lock:
             msg = copy.deepcopy(old)
-            msg.pop("reply_markup", None)
-            if new_markup:
-                msg["reply_markup"] = new_markup
+            for name in fields:
+                msg.pop(name, None)
+            msg.update(new)
             msg["edit_date"] = int(time.time())
             self._messages[key] = msg
             return copy.deepcopy(msg)
