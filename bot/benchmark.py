@@ -362,8 +362,8 @@ def machine() -> str:
 def table(rows: list[Row]) -> str:
     header = ("| passages | engine | index build | start-up cold | start-up cached | retrieval p50 / p99 | "
               "whole answer p50 / p99 | answers/s | peak RSS serving | event loop with asyncio.to_thread ×4: "
-              "longest call; wake-up delay worst (p99) | event loop as the bot runs it (2 answer threads, 1 ms switch interval, "
-              "gc.freeze: longest call; wake-up delay worst (p99) | idle event loop: wake-up delay worst (p99) | "
+              "longest call; wake-up delay worst (p99) | event loop as the bot runs it (`bot/answer_threads.py`): "
+              "longest call; wake-up delay worst (p99) | idle event loop: wake-up delay worst (p99) | "
               "add one article |")
     lines = [header, "|" + "|".join(["---"] * 13) + "|"]
     for row in rows:
