@@ -310,6 +310,16 @@ class Row:
     add: dict | None
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected passage counts separated by commas, like 10000,100000; got {text!r}")
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive passage counts, like 10000,100000; got {text!r}")
+    return sizes
+
+
 def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int,
         say=print) -> list[Row]:
     from bot import synthetic_corpus
@@ -392,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+    parser.add_argument("--sizes", type=_sizes, default=",".join(map(str, SIZES)),
                         help="corpus sizes in passages, comma-separated (default: %(default)s)")
     parser.add_argument("--questions", type=int, default=2000, help="questions per corpus (default: %(default)s)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "bench",
@@ -407,7 +417,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     if args.cpu is not None:
         os.environ["BENCH_CPU"] = str(args.cpu)
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    sizes = args.sizes
     rows = run(sizes, workdir=args.workdir, questions=args.questions, seed=args.seed,
                reference_up_to=args.reference_up_to, say=lambda line: print(line, flush=True))
     print()

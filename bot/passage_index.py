@@ -66,11 +66,6 @@ class StringTable:
         self._read = getattr(blob, "read", None) or (lambda a, b: blob[a:b].tobytes())
 
     @classmethod
-    def of(cls, strings: Iterable[str | bytes]) -> StringTable:
-        encoded = [s.encode() if isinstance(s, str) else s for s in strings]
-        return cls.of_pieces(encoded, np.array([len(b) for b in encoded], dtype=np.int64))
-
-    @classmethod
     def of_pieces(cls, pieces: list[bytes], lengths: np.ndarray) -> StringTable:
         """A table from byte pieces (each holding one or more strings) and every string's length."""
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -217,9 +212,11 @@ class PassageIndex:
 
     # --- documents ---
 
-    def document(self, d: int) -> Document:
+    def document(self, d: int, *, with_text: bool = True) -> Document:
+        """Document `d`; without its text (empty) when only the metadata is wanted: no article is read."""
         title, publisher, published, url, note = json.loads(self.doc_meta.raw(d))
-        return Document(self.doc_ids[d], title, publisher, published, url, self.doc_text[d], note)
+        text = self.doc_text[d] if with_text else ""
+        return Document(self.doc_ids[d], title, publisher, published, url, text, note)
 
 
 class TermLookup:
@@ -230,7 +227,7 @@ class TermLookup:
 
     BITS = 1 << 24
 
-    def __init__(self, index: PassageIndex) -> None:  # noqa: F821 (defined below)
+    def __init__(self, index: PassageIndex) -> None:
         self._terms = index.terms
         self._keys = index.term_keys
         self._key_term = index.key_term

@@ -33,7 +33,6 @@ K1 = 1.5
 B = 0.75
 DELTA = 1.0
 NO_MATCH = 1e-9  # scores at or below this share no term with the question
-_NO_MATCH = NO_MATCH
 
 
 class Ranker(Protocol):
@@ -83,4 +82,4 @@ class Bm25Ranker:
         k = min(k, len(scores))
         best = np.argpartition(-scores, k - 1)[:k]
         ranked = sorted(best.tolist(), key=lambda i: (-scores[i], i))
-        return [(i, float(scores[i])) for i in ranked if scores[i] > _NO_MATCH]
+        return [(i, float(scores[i])) for i in ranked if scores[i] > NO_MATCH]

@@ -6,6 +6,7 @@ builds a new one and swaps it in whole.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ class Library:
         else:
             self._document_at = load
         self.documents: Mapping[str, Document] = DocumentMap(self._positions, self._document_at)
-        self.passages: Sequence[Passage] = PassageList(self)
+        self._given = given
         self._sorted_keys = index.passage_key[index.key_order]
         use_sparse = engine == "sparse" or (engine == "auto" and index.size >= sparse_from)
         self.engine = "sparse" if use_sparse else "rank-bm25"
@@ -161,6 +162,19 @@ class Library:
             self._ranker = SparseBm25(index, weights)
         else:
             self._ranker = Bm25Ranker(_passage_terms(index))
+
+    @property
+    def passages(self) -> Sequence[Passage]:
+        """All passages in order, made on demand. (A property, not an attribute: an attribute
+        would make a reference cycle, which only the cycle collector frees, and the service
+        freezes the collector's view of its first library.)"""
+        return PassageList(self)
+
+    def catalog(self) -> list[Document]:
+        """Every document's metadata, with empty text: for listings, without reading any article."""
+        if self._given is not None:
+            return [dataclasses.replace(d, text="") for d in self._given]
+        return [self._index.document(d, with_text=False) for d in range(self._index.document_count)]
 
     @property
     def index(self) -> PassageIndex:

@@ -8,10 +8,13 @@ every setting; `config/bot.toml` documents each one in a comment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import SettingsError as PydanticSettingsError
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -24,6 +27,27 @@ DEFAULT_CONFIG_FILE = Path("config/bot.toml")
 ENV_PREFIX = "BOT_"
 
 IdList = Annotated[tuple[int, ...], NoDecode]
+
+
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def webhook_problem(url: str | None, secret: SecretStr | None) -> str | None:
+    """Why these webhook settings cannot work, or None (also None when no webhook is set)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"BOT_WEBHOOK_URL must be a full https:// address, like https://bot.example.org/telegram (got {url!r})"
+    if not secret:
+        return (
+            "BOT_WEBHOOK_URL is set but BOT_WEBHOOK_SECRET is not. The webhook needs a secret so that only "
+            "Telegram can post updates: put a random string of letters, digits, _ and - (up to 256) in .env, "
+            "e.g. BOT_WEBHOOK_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if not WEBHOOK_SECRET.match(secret.get_secret_value()):
+        return "BOT_WEBHOOK_SECRET may only hold 1-256 characters A-Z, a-z, 0-9, _ and -"
+    return None
 
 
 class SettingsError(Exception):
@@ -120,6 +144,13 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @model_validator(mode="after")
+    def _webhook_is_usable(self) -> Settings:
+        problem = webhook_problem(self.webhook_url, self.webhook_secret)
+        if problem:
+            raise ValueError(problem)
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -148,6 +179,9 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         lines = []
         for problem in error.errors():
             field = "_".join(str(part) for part in problem["loc"])
+            if not field:  # a check over several settings: its message names them
+                lines.append(problem["msg"].removeprefix("Value error, "))
+                continue
             name = ENV_PREFIX + field.upper()
             # Never echo a secret's value, not even a mistyped one.
             got = "" if field in _SECRET_FIELDS else f" (got {problem.get('input')!r})"
@@ -156,6 +190,8 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         raise SettingsError(
             "invalid settings: " + "; ".join(lines) + "; fix them in the environment, .env or the settings file"
         ) from None
+    except PydanticSettingsError as error:  # a value no source could parse, e.g. a list from the environment
+        raise SettingsError(f"cannot read the settings: {error}") from None
     except Exception as error:  # a malformed TOML or .env file
         source = config_file or f"{DEFAULT_CONFIG_FILE} or .env"
         raise SettingsError(f"cannot read the settings in {source}: {error}") from None

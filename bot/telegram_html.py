@@ -54,6 +54,9 @@ INLINE_NOTHING = "Nothing in my articles on that"
 INLINE_HELP = "Type a question after my name"
 
 
+SOURCES_LISTED = 50  # /sources lists this many articles, newest first
+
+
 @dataclass(frozen=True, slots=True)
 class Overview:
     """What the corpus holds, for /start and /sources."""
@@ -182,8 +185,8 @@ def _fit_quote(text: str, marks: Sequence[tuple[int, int]], budget: int) -> str:
     return render(space if space > low // 2 else low)
 
 
-def excerpt_block(excerpt: Excerpt, number: int, budget: int = MAX_MESSAGE) -> str:
-    """One excerpt: the quote with question terms in bold, then its numbered citation."""
+def excerpt_block(excerpt: Excerpt, number: int | None, budget: int = MAX_MESSAGE) -> str:
+    """One excerpt: the quote with question terms in bold, then its citation (numbered unless None)."""
     cite = citation(excerpt.document, excerpt.passage.number, number)
     quote = _fit_quote(excerpt.text, excerpt.marks, budget - utf16_length(cite) - 1)
     return f"{quote}\n{cite}"
@@ -314,8 +317,7 @@ def inline_items(answer: Answer) -> list[InlineItem]:
     header = f"<i>{escape(question)}</i>\n" if question else ""
     items = []
     for excerpt in answer.excerpts:
-        body = excerpt_block(excerpt, 1, MAX_MESSAGE - utf16_length(header))
-        body = body.replace("\n[1] ", "\n", 1)  # a single result needs no number
+        body = excerpt_block(excerpt, None, MAX_MESSAGE - utf16_length(header))  # one result: no number
         title = " ".join(excerpt.text.split())
         if len(title) > INLINE_TITLE_CHARS:
             title = title[: INLINE_TITLE_CHARS - 1].rstrip() + ELLIPSIS
@@ -372,8 +374,8 @@ def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
             f"<b>In any chat</b>, type {name} and a question, then pick a quote to send.",
             "",
             "Each answer quotes the articles word for word, with the question's words in <b>bold</b> and "
-            "a numbered citation linking to the article. Under an answer, <b>More</b> shows further "
-            "quotes and <b>¶ n</b> shows the whole passage of quote n.",
+            "a numbered citation linking to the article. Under an answer, <b>More quotes</b> shows further "
+            "quotes and <b>Passage n</b> shows the whole passage of quote n.",
             "",
             "/sources lists the articles; /start says what I know.",
         ]
@@ -381,13 +383,16 @@ def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
 
 
 def sources_messages(view: Overview) -> list[str]:
+    """The articles, newest first: at most SOURCES_LISTED of them, then how many more there are."""
     blocks = [f"<b>The {view.articles} article{'s' if view.articles != 1 else ''} I quote from</b>"]
-    for number, document in enumerate(view.documents, start=1):
+    for number, document in enumerate(view.documents[:SOURCES_LISTED], start=1):
         link = _link(document.url, escape(short(document.title, 300)))
         line = f"{number}. {link}\n{escape(short(document.publisher, 120))}, {escape(document.published or 'date unknown')}"
         if not document.url:
             line += " (no link known)"
         blocks.append(line)
+    if len(view.documents) > SOURCES_LISTED:
+        blocks.append(f"… and {len(view.documents) - SOURCES_LISTED} older ones.")
     return pack(blocks)
 
 

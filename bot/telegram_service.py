@@ -24,10 +24,11 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
+from bot.answer_threads import AnswerThreads, settle_for_serving
 from bot.corpus import CorpusError
 from bot.library_holder import LibraryHolder
-from bot.answer_threads import AnswerThreads, settle_for_serving
 from bot.search import LibrarySource
+from bot.settings import webhook_problem as settings_webhook_problem
 from bot.telegram_access import AccessPolicy
 from bot.telegram_bot import COMMANDS, CorpusBot, describe
 
@@ -38,7 +39,6 @@ MAX_QUEUED_UPDATES = 100_000  # updates admitted to wait for their chat's turn
 RATE_LIMIT_RETRIES = 3  # a 429 "retry after N s" is waited out and retried this often
 BOOTSTRAP_RETRIES = 3  # connection attempts at start before giving up (systemd restarts us)
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
-WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 REDACTED = "[REDACTED]"
 
 NO_TOKEN = """\
@@ -277,20 +277,7 @@ def _plain(secret: SecretStr | None) -> str | None:
 
 def webhook_problem(config: ServiceConfig) -> str | None:
     """Why the webhook settings cannot work, or None."""
-    if not config.webhook_url:
-        return None
-    parts = urlsplit(config.webhook_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"BOT_WEBHOOK_URL must be a full https:// address, like https://bot.example.org/telegram (got {config.webhook_url!r})"
-    if not config.webhook_secret:
-        return (
-            "BOT_WEBHOOK_URL is set but BOT_WEBHOOK_SECRET is not. The webhook needs a secret so that only "
-            "Telegram can post updates: put a random string of letters, digits, _ and - (up to 256) in .env, "
-            "e.g. BOT_WEBHOOK_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-        )
-    if not WEBHOOK_SECRET.match(config.webhook_secret.get_secret_value()):
-        return "BOT_WEBHOOK_SECRET may only hold 1-256 characters A-Z, a-z, 0-9, _ and -"
-    return None
+    return settings_webhook_problem(config.webhook_url, config.webhook_secret)
 
 
 def run(config: ServiceConfig) -> int:

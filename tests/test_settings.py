@@ -72,9 +72,10 @@ def test_priority_environment_then_dotenv_then_file(workdir, monkeypatch):
     assert settings.max_file_bytes == 5000  # file beats default
 
 
-def test_shipped_settings_file_is_valid_and_documents_the_real_defaults(workdir):
+def test_shipped_settings_file_is_valid_and_documents_the_real_defaults(workdir, monkeypatch):
     """config/bot.toml lists every setting commented out; uncommented, they must load, and the
     ones it presents as defaults must be the defaults in the code."""
+    monkeypatch.setenv("BOT_WEBHOOK_SECRET", "secret-from-env")  # the example webhook needs one
     shipped = (ROOT / "config" / "bot.toml").read_text(encoding="utf-8")
     assert load_settings(ROOT / "config" / "bot.toml").model_dump() == load_settings().model_dump()
     lines = re.findall(r"(?m)^# ?([a-z_]+ = .+)$", shipped)
@@ -87,6 +88,19 @@ def test_shipped_settings_file_is_valid_and_documents_the_real_defaults(workdir)
         assert getattr(settings, name) == getattr(DEFAULTS, name), name
     documented = set(values) | {"token", "webhook_secret"}  # secrets belong in .env, not the file
     assert documented == set(Settings.model_fields)
+
+
+def test_a_webhook_needs_https_and_a_secret_before_anything_starts(workdir, monkeypatch):
+    monkeypatch.setenv("BOT_WEBHOOK_URL", "https://bot.example.org/telegram")
+    with pytest.raises(SettingsError, match="BOT_WEBHOOK_SECRET is not"):
+        load_settings()
+    monkeypatch.setenv("BOT_WEBHOOK_SECRET", "s3cret_value")
+    monkeypatch.setenv("BOT_WEBHOOK_URL", "http://bot.example.org/telegram")
+    with pytest.raises(SettingsError, match="https://") as raised:
+        load_settings()
+    assert "s3cret_value" not in str(raised.value)
+    monkeypatch.setenv("BOT_WEBHOOK_URL", "https://bot.example.org/telegram")
+    assert load_settings().webhook_secret.get_secret_value() == "s3cret_value"
 
 
 # --- id lists ---------------------------------------------------------------------------------

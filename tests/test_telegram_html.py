@@ -169,13 +169,15 @@ def test_start_help_and_sources(library):
     }
 
 
-def test_a_large_corpus_is_listed_over_several_messages():
+def test_a_large_corpus_lists_the_newest_articles_over_several_messages_and_counts_the_rest():
     docs = [document(f"d{n}", "text", title=f"{HOSTILE_TITLE} number {n}", url=HOSTILE_URL) for n in range(300)]
     view = th.overview(docs, 300)
     messages = th.sources_messages(view)
     assert len(messages) > 1
     listed = "".join(valid(m)[0] for m in messages)
-    assert all(f"number {n}\n" in listed for n in range(300))
+    assert all(f"number {n}\n" in listed for n in range(th.SOURCES_LISTED))
+    assert f"number {th.SOURCES_LISTED}\n" not in listed
+    assert f"and {300 - th.SOURCES_LISTED} older ones" in listed
     start, _ = valid(th.start_text(view, [], None))
     assert "and 295 more" in start
 
