@@ -12,9 +12,10 @@ so start-up and peak memory are those of a bot process, not of this one:
   (retrieval alone: `Library.query` + `Library.search` for as many passages as
   `answer_question` asks; whole answer: `answer_question` + rendering for Telegram,
   `bot.telegram_html.answer_messages`, or `bot.console.render_answer` where that module is
-  missing), then again concurrently from worker threads (`asyncio.to_thread`, as the Telegram
-  layer does, 4 at a time) while a coroutine on the event loop measures how late its 1 ms
-  sleeps wake up: the longest event-loop stall. Peak memory is that process's peak RSS.
+  missing), then again concurrently, 4 chats at a time, from worker threads (plain
+  `asyncio.to_thread`, and `bot.answer_threads` as the Telegram layer runs them) while every
+  event-loop callback is timed and a coroutine on the loop measures how late its 1 ms sleeps
+  wake up: the longest event-loop stall. Peak memory is that process's peak RSS.
 * ``add``: the cost of adding one article to the cached corpus (and of removing it again).
 
 Corpora and caches live under ``--workdir`` (default ``.cache/bench``); a corpus is written
