@@ -514,6 +514,21 @@ def _merge_pre_code(entities: list[dict]) -> list[dict]:
 _MD2_RESERVED = set("_*[]()~`>#+-=|{}.!")
 
 
+def _read_until(text: str, j: int, end: str, escapable: str | None = None) -> tuple[str, int]:
+    """The text from `j` up to the character `end`, with backslash escapes resolved (only of the
+    characters in `escapable`, or of any character when None), and where `end` stands (len(text)
+    when it never comes)."""
+    n, buf = len(text), []
+    while j < n and text[j] != end:
+        if text[j] == "\\" and j + 1 < n and (escapable is None or text[j + 1] in escapable):
+            buf.append(text[j + 1])
+            j += 2
+            continue
+        buf.append(text[j])
+        j += 1
+    return "".join(buf), j
+
+
 def check_markdown_v2(text: str) -> tuple[str, list[dict]]:
     """Parse MarkdownV2 like Telegram; returns ``(plain_text, entities)``.
 
@@ -560,19 +575,11 @@ def check_markdown_v2(text: str) -> tuple[str, list[dict]]:
                     entities.append(ent)
                 i = end + 3
                 continue
-            j = i + 1
-            buf = []
-            while j < n and text[j] != "`":
-                if text[j] == "\\" and j + 1 < n and text[j + 1] in "`\\":
-                    buf.append(text[j + 1])
-                    j += 2
-                    continue
-                buf.append(text[j])
-                j += 1
+            buf, j = _read_until(text, i + 1, "`", escapable="`\\")
             if j >= n:
                 raise ParseError(f"Can't find end of Code entity at byte offset {_byte_offset(text, i)}")
             start = out.length
-            out.add("".join(buf))
+            out.add(buf)
             if out.length > start:
                 entities.append({"type": "code", "offset": start, "length": out.length - start})
             i = j + 1
@@ -602,20 +609,12 @@ def check_markdown_v2(text: str) -> tuple[str, list[dict]]:
         if c == "]" and stack and stack[-1][0] == "[":
             _, start, begin = stack.pop()
             if i + 1 < n and text[i + 1] == "(":
-                j = i + 2
-                url = []
-                while j < n and text[j] != ")":
-                    if text[j] == "\\" and j + 1 < n:
-                        url.append(text[j + 1])
-                        j += 2
-                        continue
-                    url.append(text[j])
-                    j += 1
+                url, j = _read_until(text, i + 2, ")")
                 if j >= n:
                     raise ParseError(f"Can't find end of a URL at byte offset {_byte_offset(text, i + 2)}")
                 if out.length > start:
                     entities.append({"type": "text_link", "offset": start, "length": out.length - start,
-                                     "url": "".join(url)})
+                                     "url": url})
                 i = j + 1
                 continue
             i += 1
