@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot import analysis
-from bot.corpus import Document
-from bot.passages import Passage, is_heading, sentence_spans
-from bot.search import Hit, Library, Query
+from bot.retrieval import analysis
+from bot.corpus.articles import Document
+from bot.corpus.passages import Passage, is_heading, sentence_spans
+from bot.retrieval.library import Hit, Library, Query
 
 MAX_SENTENCES = 2
 MIN_MATCHED_TERMS = 2  # an excerpt must hold two of the question's terms (or its only one)

@@ -10,11 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import benchmark, console
+from bot.bench import benchmark
+from bot import console
 from bot.answers import answer_question
-from bot.corpus import CorpusError
+from bot.corpus.articles import CorpusError
 from bot.evaluation import QuestionFileError, evaluate, read_cases
-from bot.search import Library, LibrarySource
+from bot.retrieval.library import Library, LibrarySource
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bot")
@@ -159,9 +160,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import telegram_service  # imported here: the other commands need no Telegram library
+    from bot.telegram import service  # imported here: the other commands need no Telegram library
 
-    return telegram_service.run(telegram_service.ServiceConfig(
+    return service.run(service.ServiceConfig(
         token=settings.token,
         api_base_url=settings.api_base_url,
         corpus=_source(settings),

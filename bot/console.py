@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answers import Answer, Excerpt
-from bot.corpus import Document
+from bot.corpus.articles import Document
 
 NOT_IN_CORPUS = "The corpus has nothing on that. Try other words, or run 'python -m bot sources' to see what it covers."
 NO_TERMS = "Ask a question with a few specific words in it, for example: Why did Russia deploy border guards in Syunik?"

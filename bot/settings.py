@@ -8,9 +8,7 @@ every setting; `config/bot.toml` documents each one in a comment.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -23,31 +21,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.telegram.webhook import webhook_problem
+
 DEFAULT_CONFIG_FILE = Path("config/bot.toml")
 ENV_PREFIX = "BOT_"
 
 IdList = Annotated[tuple[int, ...], NoDecode]
-
-
-WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-def webhook_problem(url: str | None, secret: SecretStr | None) -> str | None:
-    """Why these webhook settings cannot work, or None (also None when no webhook is set)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        return f"BOT_WEBHOOK_URL must be a full https:// address, like https://bot.example.org/telegram (got {url!r})"
-    if not secret:
-        return (
-            "BOT_WEBHOOK_URL is set but BOT_WEBHOOK_SECRET is not. The webhook needs a secret so that only "
-            "Telegram can post updates: put a random string of letters, digits, _ and - (up to 256) in .env, "
-            "e.g. BOT_WEBHOOK_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-        )
-    if not WEBHOOK_SECRET.match(secret.get_secret_value()):
-        return "BOT_WEBHOOK_SECRET may only hold 1-256 characters A-Z, a-z, 0-9, _ and -"
-    return None
 
 
 class SettingsError(Exception):
@@ -134,7 +113,7 @@ class Settings(BaseSettings):
             try:
                 return tuple(int(part) for part in parts)
             except ValueError:
-                raise ValueError(f"expected whole numbers separated by commas, like 12345,-100987")
+                raise ValueError("expected whole numbers separated by commas, like 12345,-100987")
         if isinstance(value, int):
             return (value,)
         return value

@@ -6,14 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.corpus import Document
-from bot import search
-from bot.search import Library, load_library
+from bot.corpus.articles import Document
+from bot.retrieval import library as library_module
+from bot.retrieval.library import Library, load_library
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +73,9 @@ def make_library(documents: dict[str, str], engine: str | None = None) -> Librar
     return Library(values) if engine is None else Library(values, engine=engine)
 
 
-# The ranking engines a Library can be built with, when it offers a choice (bot.search.ENGINES);
+# The ranking engines a Library can be built with, when it offers a choice (bot.retrieval.library.ENGINES);
 # ranking properties must hold for each. [None]: the library's only engine.
-ENGINES: list[str | None] = [e for e in getattr(search, "ENGINES", ()) if e != "auto"] or [None]
+ENGINES: list[str | None] = [e for e in getattr(library_module, "ENGINES", ()) if e != "auto"] or [None]
 
 
 @pytest.fixture

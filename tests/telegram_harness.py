@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
-from bot.library_holder import LibraryHolder
+from bot.telegram.library_holder import LibraryHolder
 from pydantic import SecretStr
 
-from bot.search import Library
-from bot.telegram_service import ServiceConfig, build_application
+from bot.retrieval.library import Library
+from bot.telegram.service import ServiceConfig, build_application
 from tests.fake_telegram import Call, FakeTelegram
 
 EXAMPLES = (

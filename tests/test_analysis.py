@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from bot.analysis import terms, tokens
+from bot.retrieval.analysis import terms, tokens
 
 
 def same_terms(a: str, b: str) -> bool:

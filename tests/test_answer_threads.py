@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from bot.answer_threads import AnswerThreads
+from bot.telegram.answer_threads import AnswerThreads
 
 
 @pytest.fixture

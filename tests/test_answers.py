@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from bot import analysis
+from bot.retrieval import analysis
 from bot.answers import Answer, answer_question
-from bot.search import Library
+from bot.retrieval.library import Library
 
 from conftest import CORPUS, DEFAULTS, make_library, questions
 

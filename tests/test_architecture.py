@@ -1,5 +1,6 @@
-"""Architecture rules, checked on the source: the core does not know about Telegram, only the
-ranking module touches rank_bm25, there is no grab-bag utils module, and values are immutable."""
+"""Architecture rules, checked on the source by folder: data flows one way, corpus → retrieval →
+answers → the edges (terminal, Telegram); only bot/telegram/ knows about Telegram, only the
+reference ranker touches rank_bm25, there is no grab-bag utils module, and values are immutable."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.answers import Answer, Excerpt
-from bot.corpus import Document
-from bot.passages import Passage
-from bot.search import Hit, Query
+from bot.corpus.articles import Document
+from bot.corpus.passages import Passage
+from bot.retrieval.library import Hit, Query
 
 from conftest import ROOT
 
@@ -49,8 +50,32 @@ def relative(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def is_telegram_module(path: Path) -> bool:
-    return path.parent == PACKAGE and path.name.startswith("telegram") and path.suffix == ".py"
+def part_of(path: Path) -> str:
+    """The part of the package a module belongs to: its subfolder, or "top" for bot/*.py."""
+    inside = path.relative_to(PACKAGE).parts
+    return inside[0] if len(inside) > 1 else "top"
+
+
+def bot_modules_imported(source: str) -> set[str]:
+    """Every bot.* module a module imports (`from bot.x import y` counts bot.x and bot.x.y)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("bot.")}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "bot":
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def parts_imported(path: Path) -> set[str]:
+    """The parts of the package (subfolder names, or the top-level module names) a module imports."""
+    parts = set()
+    for module in bot_modules_imported(path.read_text(encoding="utf-8")):
+        names = module.split(".")
+        if len(names) > 1:
+            parts.add(names[1])
+    return parts
 
 
 # --- the detector itself (so that the rules below cannot pass by accident) --------------------
@@ -82,22 +107,55 @@ def test_detector_ignores_other_names(source):
 
 def test_the_package_is_found_and_parses():
     names = {relative(p) for p in MODULES}
-    assert {"bot/corpus.py", "bot/analysis.py", "bot/ranking.py", "bot/answers.py", "bot/cli.py"} <= names
+    assert {"bot/corpus/articles.py", "bot/retrieval/analysis.py", "bot/retrieval/bm25_reference.py",
+            "bot/answers.py", "bot/cli.py", "bot/telegram/handlers.py"} <= names
     for path in MODULES:
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
+def test_the_part_detector_sees_bot_imports():
+    assert bot_modules_imported("from bot.retrieval.library import Library") >= {"bot.retrieval.library"}
+    assert bot_modules_imported("from bot import answers") >= {"bot.answers"}
+    assert bot_modules_imported("import bot.telegram.messages") == {"bot.telegram.messages"}
+    assert bot_modules_imported("from telegram import Bot") == set()
+
+
 # --- the rules --------------------------------------------------------------------------------
 
+# What each folder may import from the rest of the package: data flows one way.
+ALLOWED_PARTS = {
+    "corpus": {"corpus"},
+    "retrieval": {"corpus", "retrieval"},
+    "telegram": {"corpus", "retrieval", "answers", "telegram"},  # never settings, cli or console
+}
 
-def test_only_telegram_modules_import_telegram():
-    offenders = [relative(p) for p in MODULES if "telegram" in imports_of(p) and not is_telegram_module(p)]
-    assert not offenders, f"only bot/telegram*.py may import telegram: {offenders}"
+
+@pytest.mark.parametrize("part", sorted(ALLOWED_PARTS))
+def test_each_part_imports_only_the_parts_below_it(part):
+    offenders = {relative(p): sorted(parts_imported(p) - ALLOWED_PARTS[part])
+                 for p in MODULES if part_of(p) == part and parts_imported(p) - ALLOWED_PARTS[part]}
+    assert not offenders, f"bot/{part}/ may import only {sorted(ALLOWED_PARTS[part])} of the package: {offenders}"
 
 
-def test_only_the_ranking_module_imports_rank_bm25():
-    offenders = [relative(p) for p in MODULES if "rank_bm25" in imports_of(p) and relative(p) != "bot/ranking.py"]
-    assert not offenders, f"only bot/ranking.py may import rank_bm25: {offenders}"
+def test_the_core_does_not_import_the_edges_or_the_tooling():
+    core = [p for p in MODULES if part_of(p) in {"corpus", "retrieval"} or relative(p) in {"bot/answers.py", "bot/evaluation.py"}]
+    offenders = [relative(p) for p in core if parts_imported(p) & {"telegram", "bench", "cli", "console", "settings"}]
+    assert not offenders, offenders
+
+
+def test_settings_are_read_only_at_the_entry_point():
+    readers = {relative(p) for p in MODULES if "settings" in parts_imported(p)}
+    assert readers <= {"bot/cli.py"}, readers
+
+
+def test_only_the_telegram_folder_imports_telegram():
+    offenders = [relative(p) for p in MODULES if "telegram" in imports_of(p) and part_of(p) != "telegram"]
+    assert not offenders, f"only bot/telegram/ may import telegram: {offenders}"
+
+
+def test_only_the_reference_ranker_imports_rank_bm25():
+    offenders = [relative(p) for p in MODULES if "rank_bm25" in imports_of(p) and relative(p) != "bot/retrieval/bm25_reference.py"]
+    assert not offenders, f"only bot/retrieval/bm25_reference.py may import rank_bm25: {offenders}"
 
 
 def test_there_is_no_utils_module():

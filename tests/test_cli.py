@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, console
+from bot import cli
+from bot import console
 from bot.answers import answer_question
 
 from conftest import CORPUS, DEFAULTS, run_bot

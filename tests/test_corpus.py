@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.corpus import CorpusError, Document, load_corpus, parse_document
-from bot.search import load_library
+from bot.corpus.articles import CorpusError, Document, load_corpus, parse_document
+from bot.retrieval.library import load_library
 
 LIMIT = 100_000
 

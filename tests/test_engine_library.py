@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import load_corpus
-from bot.passages import split_passages
-from bot.search import Library, passage_key
+from bot.corpus.articles import load_corpus
+from bot.corpus.passages import split_passages
+from bot.retrieval.library import Library, passage_key
 
 from conftest import CORPUS, DEFAULTS
 
@@ -58,7 +58,7 @@ def test_an_empty_library_is_refused():
 
 
 def test_a_repeated_document_id_keeps_the_old_behaviour():
-    from bot.corpus import Document
+    from bot.corpus.articles import Document
 
     first = Document("same", "First", "Wire", None, None, "Russia deployed border guards.")
     second = Document("same", "Second", "Wire", None, None, "Armenia asked for help.\n\nA second paragraph here.")

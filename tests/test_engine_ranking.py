@@ -12,12 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot import analysis, passage_index, synthetic_corpus
+from bot.retrieval import analysis
+from bot.retrieval import index_arrays
+from bot.bench import synthetic_corpus
 from bot.answers import answer_question
-from bot.bm25_engine import SparseBm25
-from bot.corpus import load_corpus
-from bot.ranking import Bm25Ranker
-from bot.search import Library
+from bot.retrieval.bm25_sparse import SparseBm25
+from bot.corpus.articles import load_corpus
+from bot.retrieval.bm25_reference import Bm25Ranker
+from bot.retrieval.library import Library
 
 from conftest import CORPUS, DEFAULTS, QUESTIONS, make_library, questions
 
@@ -29,9 +31,9 @@ TIE = 1e-9
 def engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Bm25Ranker, SparseBm25, list[str]]:
     folder = synthetic_corpus.write_corpus(tmp_path_factory.mktemp("corpus-10k"), 10_000, seed_corpus=CORPUS)
     documents = load_corpus(folder, max_file_bytes=10_000_000).documents
-    index = passage_index.build(documents)
+    index = index_arrays.build(documents)
     assert index.size == 10_000
-    reference = Bm25Ranker(list(passage_index.iter_passage_terms(index)))
+    reference = Bm25Ranker(list(index_arrays.iter_passage_terms(index)))
     sparse = SparseBm25(index)
     asked = synthetic_corpus.questions(folder, 400, seed_questions=QUESTIONS)
     return reference, sparse, asked

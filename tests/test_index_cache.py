@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import analysis, corpus, index_cache
-from bot.corpus import CorpusError, load_corpus
-from bot.search import Library, load_library
+from bot.retrieval import analysis
+from bot.corpus import articles
+from bot.retrieval import index_cache
+from bot.corpus.articles import CorpusError, load_corpus
+from bot.retrieval.library import Library, load_library
 
 from conftest import CORPUS, DEFAULTS, questions
 
@@ -64,7 +66,7 @@ def test_second_start_reads_and_analyzes_no_article(folder, tmp_path, monkeypatc
     def forbidden(*args, **kwargs):
         raise AssertionError("an article was read or analyzed")
 
-    monkeypatch.setattr(corpus, "_load_file", forbidden)
+    monkeypatch.setattr(articles, "_load_file", forbidden)
     monkeypatch.setattr(analysis, "terms", forbidden)
     second = open_(folder, cache)
     assert (second.how, second.analyzed, second.reused) == ("cached", 0, 5)
@@ -128,7 +130,7 @@ def test_a_cache_of_an_older_format_is_rebuilt_without_a_warning(folder, tmp_pat
     generation, manifest = _cache_files(cache)
     manifest["format"] = "corpus-bot-index-cache/0"
     (generation.parent / "manifest.json").write_text(json.dumps(manifest))
-    with caplog.at_level(logging.DEBUG, logger="bot.index_cache"):
+    with caplog.at_level(logging.DEBUG, logger="bot.retrieval.index_cache"):
         assert open_(folder, cache).how == "built"
     assert "another format" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -161,7 +163,7 @@ def test_a_corrupt_or_foreign_cache_is_rebuilt_with_a_warning(folder, tmp_path, 
         manifest["arrays"]["posting_passage"].update(
             bytes=postings.stat().st_size, crc32=index_cache._crc32(postings), dtype="object", shape=[1])
         (generation.parent / "manifest.json").write_text(json.dumps(manifest))
-    with caplog.at_level(logging.WARNING, logger="bot.index_cache"):
+    with caplog.at_level(logging.WARNING, logger="bot.retrieval.index_cache"):
         opened = open_(folder, cache)
     assert opened.how == "built"
     assert any("unusable" in r.getMessage() for r in caplog.records), caplog.text
@@ -190,7 +192,7 @@ def test_a_new_analyzer_version_or_file_limit_rebuilds(folder, tmp_path, monkeyp
 def test_an_unwritable_cache_still_serves(folder, tmp_path, caplog):
     cache = tmp_path / "cache"
     cache.write_text("a file, not a folder")
-    with caplog.at_level(logging.WARNING, logger="bot.index_cache"):
+    with caplog.at_level(logging.WARNING, logger="bot.retrieval.index_cache"):
         opened = open_(folder, cache)
     assert "cannot write the index cache" in caplog.text
     same_as_fresh(opened, folder)

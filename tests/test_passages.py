@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import Document
-from bot.passages import MAX_PASSAGE_CHARS, split_passages, sentence_spans
+from bot.corpus.articles import Document
+from bot.corpus.passages import MAX_PASSAGE_CHARS, split_passages, sentence_spans
 
 
 def document(text: str, doc_id: str = "doc") -> Document:

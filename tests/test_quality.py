@@ -9,7 +9,7 @@ import pytest
 
 from bot.answers import answer_question
 from bot.evaluation import evaluate, read_cases
-from bot.search import load_library
+from bot.retrieval.library import load_library
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,17 +3,17 @@ ones, and a passage sharing no term with the question is never returned.
 
 Corpora of one, two and three articles are where BM25Okapi goes wrong (a term in exactly half
 the passages gets idf 0, in more than half a negative one), so these cases come first.
-When the library offers several ranking engines (`bot.search.ENGINES`), each test runs on each.
+When the library offers several ranking engines (`bot.retrieval.library.ENGINES`), each test runs on each.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from bot import analysis
-from bot.corpus import load_corpus
-from bot.ranking import Bm25Ranker
-from bot.search import Library
+from bot.retrieval import analysis
+from bot.corpus.articles import load_corpus
+from bot.retrieval.bm25_reference import Bm25Ranker
+from bot.retrieval.library import Library
 
 from conftest import CORPUS, DEFAULTS, ENGINES, make_library, questions
 

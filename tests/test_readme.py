@@ -37,3 +37,14 @@ def test_every_bot_command_in_readme_exists():
     used = set(re.findall(r"python -m bot ([a-z]+)", README))
     assert used, "README shows no command"
     assert used <= subcommands, used - subcommands
+
+
+def test_the_layout_section_names_every_folder_and_top_level_module():
+    """README's Layout table lists each subpackage of bot/ and each top-level module, and nothing
+    that is not there."""
+    table = README.split("<!-- LAYOUT -->")[1].split("<!-- /LAYOUT -->")[0]
+    listed = set(re.findall(r"`(bot/[\w/.]*)`", table))
+    package = ROOT / "bot"
+    present = {f"bot/{p.name}/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    present |= {f"bot/{p.name}" for p in package.glob("*.py") if p.name != "__init__.py"}
+    assert listed == present, f"missing from README: {present - listed}; not in the tree: {listed - present}"

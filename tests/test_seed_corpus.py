@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import Document, load_corpus
-from bot.passages import sentence_spans
+from bot.corpus.articles import Document, load_corpus
+from bot.corpus.passages import sentence_spans
 
 from conftest import CORPUS, DEFAULTS, ROOT
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import telegram_bot
-from bot import telegram_html as th
-from bot.search import LibrarySource, load_library
+from bot.telegram import handlers
+from bot.telegram import messages as th
+from bot.retrieval.library import LibrarySource, load_library
 from tests.fake_telegram import BOT_USERNAME, FakeTelegram
 from tests.telegram_harness import EXAMPLES, QUESTION, entity_types, reply_ids, serving, texts
 
@@ -315,14 +315,14 @@ async def test_hostile_input_is_answered_within_telegrams_rules(tg, library, cap
 
 async def test_a_slow_question_does_not_stall_other_chats_and_shows_typing(tg, library, monkeypatch):
     release = threading.Event()
-    real = telegram_bot.answer_question
+    real = handlers.answer_question
 
     def answer(library_, question, **kwargs):
         if "slowly" in question:
             assert release.wait(15), "the test never released the slow question"
         return real(library_, question, **kwargs)
 
-    monkeypatch.setattr(telegram_bot, "answer_question", answer)
+    monkeypatch.setattr(handlers, "answer_question", answer)
     async with serving(tg, library) as bot:
         slow = tg.private_message(1, "Answer slowly: why did Russia deploy border guards in Syunik?")
         await tg.wait_for_async("sendChatAction", chat_id=1, action="typing")

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from bot import telegram_bot
-from bot import telegram_html as th
+from bot.telegram import handlers
+from bot.telegram import messages as th
 from tests import fake_telegram
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import QUESTION, reply_ids, serving, texts
@@ -51,7 +51,7 @@ async def test_a_failed_send_is_not_repeated_the_user_gets_an_apology_and_the_bo
     assert apology.result["text"] == th.APOLOGY
     assert len(attempts(tg, first)) == 1  # the failed answer was not sent again
     assert "[1] " in answer.result["text"]
-    [logged] = [r for r in caplog.records if r.name == "bot.telegram_bot" and r.levelno >= logging.WARNING]
+    [logged] = [r for r in caplog.records if r.name == "bot.telegram.handlers" and r.levelno >= logging.WARNING]
     message = logged.getMessage()
     assert f"update {first['update_id']} failed" in message and QUESTION not in message
 
@@ -144,14 +144,14 @@ async def test_polling_faults_and_a_second_instance_are_reported_and_survived(tg
 
 
 async def test_a_bug_in_one_update_is_logged_apologised_for_and_survived(tg, library, monkeypatch, caplog):
-    real = telegram_bot.answer_question
+    real = handlers.answer_question
 
     def answer(library_, question, **kwargs):
         if "explode" in question:
             raise RuntimeError("simulated bug")
         return real(library_, question, **kwargs)
 
-    monkeypatch.setattr(telegram_bot, "answer_question", answer)
+    monkeypatch.setattr(handlers, "answer_question", answer)
     async with serving(tg, library) as bot:
         secret_question = "please explode on my private question about Syunik"
         broken = tg.private_message(7, secret_question)
@@ -194,7 +194,7 @@ async def test_a_button_whose_handler_breaks_is_answered_and_apologised_for(tg, 
     async with serving(tg, library) as bot:
         question = tg.private_message(7, QUESTION)
         [answer] = await bot.replies_to(question)
-        monkeypatch.setattr(telegram_bot.CorpusBot, "_show_passage", broken)
+        monkeypatch.setattr(handlers.CorpusBot, "_show_passage", broken)
         button = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
         tg.callback_query(7, button, answer)
         await tg.wait_for_async("sendMessage", chat_id=7, text=th.APOLOGY)

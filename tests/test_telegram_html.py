@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
-from bot import telegram_html as th
+from bot.telegram import messages as th
 from bot.answers import Answer, Excerpt, answer_question
-from bot.corpus import Document
-from bot.passages import Passage
-from tests.fake_telegram import check_html, parse_text
+from bot.corpus.articles import Document
+from bot.corpus.passages import Passage
+from tests.fake_telegram import parse_text
 
 HOSTILE_TITLE = 'Tom & Jerry <script>alert("x")</script> &amp; </blockquote>'
 HOSTILE_URL = "https://example.org/a?b=1&c='2'&amp;d"

@@ -3,7 +3,6 @@ token redaction in logs, per-chat ordering, webhook settings, and the architectu
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import io
 import logging
@@ -15,9 +14,9 @@ from pydantic import SecretStr
 import pytest
 from telegram import Update
 
-from bot.telegram_access import AccessPolicy, RateLimit
-from bot.telegram_bot import question_text, route
-from bot.telegram_service import ChatOrderedProcessor, SecretFilter, ServiceConfig, webhook_problem
+from bot.telegram.access import AccessPolicy, RateLimit
+from bot.telegram.handlers import question_text, route
+from bot.telegram.service import ChatOrderedProcessor, SecretFilter, ServiceConfig, webhook_problem
 
 TOKEN = "123456789:AAHk3-secretPART_abcdefghijklmnop"
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,23 +185,3 @@ def test_webhook_settings_are_checked():
         ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
     assert "full https://" in webhook_problem(ServiceConfig(**base, webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
     assert webhook_problem(ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
-
-
-# --- Architecture ------------------------------------------------------------------------------------------
-
-
-def test_telegram_stays_at_the_edge():
-    """Only the telegram_* modules import the Telegram library; the core never imports them."""
-    core = {"corpus", "analysis", "passages", "search", "ranking", "answers", "spelling", "library_holder"}
-    for path in (ROOT / "bot").glob("*.py"):
-        imported = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module)
-                imported |= {f"{node.module}.{alias.name}" for alias in node.names}
-        if not path.stem.startswith("telegram_"):
-            assert not {m for m in imported if m == "telegram" or m.startswith("telegram.")}, path.name
-        if path.stem in core:
-            assert not {m for m in imported if m.startswith("bot.telegram_")}, path.name

@@ -1,6 +1,6 @@
 """The library's content as flat numpy arrays: documents, passages, vocabulary and postings.
 
-One `PassageIndex` holds everything a `bot.search.Library` serves from, without
+One `PassageIndex` holds everything a `bot.retrieval.library.Library` serves from, without
 one Python object per passage: at a million passages, Passage objects and
 per-passage strings would cost gigabytes, arrays cost a few bytes a passage.
 
@@ -15,7 +15,7 @@ per-passage strings would cost gigabytes, arrays cost a few bytes a passage.
 An index is built by `assemble`, from documents analyzed now and, for a corpus
 that changed a little, documents reused from a previous index (`Reused`): their
 text, passages and term counts are copied, not analyzed again. The arrays never
-change once assembled; `bot.index_cache` stores them on disk.
+change once assembled; `bot.retrieval.index_cache` stores them on disk.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from bot import analysis
-from bot.corpus import Document
-from bot.passages import split_passages
+from bot.retrieval import analysis
+from bot.corpus.articles import Document
+from bot.corpus.passages import split_passages
 
 
 def passage_key(passage_id: str) -> str:
@@ -55,7 +55,7 @@ class StringTable:
     """Strings stored as one UTF-8 blob (uint8) plus offsets (int64, one more than strings).
 
     The blob is an array, or any object with ``read(start, stop) -> bytes``, ``__len__``,
-    ``dtype`` and ``ndim`` (`bot.index_cache` reads article texts from the file that way,
+    ``dtype`` and ``ndim`` (`bot.retrieval.index_cache` reads article texts from the file that way,
     so they never become part of the process's resident memory)."""
 
     __slots__ = ("blob", "offsets", "_read")

@@ -11,15 +11,15 @@ so start-up and peak memory are those of a bot process, not of this one:
   interpreter and imports included), then answer the questions one after another
   (retrieval alone: `Library.query` + `Library.search` for as many passages as
   `answer_question` asks; whole answer: `answer_question` + rendering for Telegram,
-  `bot.telegram_html.answer_messages`, or `bot.console.render_answer` where that module is
+  `bot.telegram.messages.answer_messages`, or `bot.console.render_answer` where that module is
   missing), then again concurrently, 4 chats at a time, from worker threads (plain
-  `asyncio.to_thread`, and `bot.answer_threads` as the Telegram layer runs them) while every
+  `asyncio.to_thread`, and `bot.telegram.answer_threads` as the Telegram layer runs them) while every
   event-loop callback is timed and a coroutine on the loop measures how late its 1 ms sleeps
   wake up: the longest event-loop stall. Peak memory is that process's peak RSS.
 * ``add``: the cost of adding one article to the cached corpus (and of removing it again).
 
 Corpora and caches live under ``--workdir`` (default ``.cache/bench``); a corpus is written
-once and reused. The corpus text recombines the seed corpus (see `bot.synthetic_corpus`).
+once and reused. The corpus text recombines the seed corpus (see `bot.bench.synthetic_corpus`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer_threads import AnswerThreads, settle_for_serving
+from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: bot/bench/ is two folders down
 SIZES = (10_000, 100_000, 1_000_000)
 LIMIT = 3  # excerpts per answer, the default top_k
 MIN_MATCH = 0.3
@@ -89,8 +89,8 @@ def _rss_parts_mb() -> dict:
 
 
 def _open(folder: Path, cache: Path, engine: str) -> tuple[object, object]:
-    from bot import index_cache
-    from bot.search import Library
+    from bot.retrieval import index_cache
+    from bot.retrieval.library import Library
 
     opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
     library = Library.from_index(opened.index, engine=engine, weights=opened.weights)
@@ -110,7 +110,7 @@ def phase_cold(params: dict) -> dict:
 
 def _renderer():
     try:
-        from bot.telegram_html import answer_messages
+        from bot.telegram.messages import answer_messages
     except ImportError:
         from bot.console import render_answer
 
@@ -185,7 +185,7 @@ async def _stall(library, render, questions: list[str], *, bot_threads: bool) ->
 
     `bot_threads`: False = `asyncio.to_thread` with Python's default 5 ms switch interval (the
     default executor: several threads contend for the GIL with the loop); True = the bot's own
-    `bot.answer_threads.AnswerThreads` (its caller has run `settle_for_serving()`)."""
+    `bot.telegram.answer_threads.AnswerThreads` (its caller has run `settle_for_serving()`)."""
     from bot.answers import answer_question
 
     if not bot_threads:
@@ -254,7 +254,7 @@ class _CallTimer:
 
 
 def phase_add(params: dict) -> dict:
-    from bot import index_cache
+    from bot.retrieval import index_cache
 
     folder, cache = Path(params["folder"]), Path(params["cache"])
     source = sorted(folder.glob("syn-*.md"))[0]
@@ -287,7 +287,7 @@ PHASES = {"cold": phase_cold, "serve": phase_serve, "add": phase_add}
 def _run_phase(phase: str, params: dict) -> dict:
     started = time.time()
     process = subprocess.run(
-        [sys.executable, "-m", "bot.benchmark", phase],
+        [sys.executable, "-m", "bot.bench.benchmark", phase],
         input=json.dumps(params), capture_output=True, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )
@@ -323,7 +323,7 @@ def _sizes(text: str) -> list[int]:
 
 def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int,
         say=print) -> list[Row]:
-    from bot import synthetic_corpus
+    from bot.bench import synthetic_corpus
 
     rows = []
     for size in sizes:
@@ -373,7 +373,7 @@ def machine() -> str:
 def table(rows: list[Row]) -> str:
     header = ("| passages | engine | index build | start-up cold | start-up cached | retrieval p50 / p99 | "
               "whole answer p50 / p99 | answers/s | peak RSS serving | event loop with asyncio.to_thread ×4: "
-              "longest call; wake-up delay worst (p99) | event loop as the bot runs it (`bot/answer_threads.py`): "
+              "longest call; wake-up delay worst (p99) | event loop as the bot runs it (`bot/telegram/answer_threads.py`): "
               "longest call; wake-up delay worst (p99) | idle event loop: wake-up delay worst (p99) | "
               "add one article |")
     lines = [header, "|" + "|".join(["---"] * 13) + "|"]

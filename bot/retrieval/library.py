@@ -15,12 +15,14 @@ from typing import overload
 
 import numpy as np
 
-from bot import analysis, passage_index, spelling
-from bot.bm25_engine import SparseBm25
-from bot.corpus import CorpusError, CorpusProblem, Document, load_corpus
-from bot.passage_index import PassageIndex, key_number, passage_key
-from bot.passages import Passage
-from bot.ranking import Bm25Ranker, Ranker
+from bot.retrieval import analysis
+from bot.retrieval import index_arrays
+from bot.retrieval import spelling
+from bot.retrieval.bm25_sparse import SparseBm25
+from bot.corpus.articles import CorpusError, CorpusProblem, Document, load_corpus
+from bot.retrieval.index_arrays import PassageIndex, key_number, passage_key
+from bot.corpus.passages import Passage
+from bot.retrieval.bm25_reference import Bm25Ranker, Ranker
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +104,14 @@ class Library:
 
     The content lives in a `PassageIndex` (numpy arrays, possibly memory-mapped from the
     index cache); Passage objects are made on demand. `engine` picks the ranking engine:
-    "rank-bm25" (the reference), "sparse" (`bot.bm25_engine`, same scores) or "auto" (the
+    "rank-bm25" (the reference), "sparse" (`bot.retrieval.bm25_sparse`, same scores) or "auto" (the
     sparse engine from `sparse_from` passages on).
     """
 
     def __init__(self, documents: Sequence[Document], *, engine: str = "auto", sparse_from: int = SPARSE_FROM) -> None:
         if not documents:
             raise ValueError("the library needs at least one document")
-        self._setup(passage_index.build(documents), engine, sparse_from, None, list(documents))
+        self._setup(index_arrays.build(documents), engine, sparse_from, None, list(documents))
 
     @classmethod
     def from_index(
@@ -277,11 +279,11 @@ def load_library(
 ) -> tuple[Library, tuple[CorpusProblem, ...]]:
     """Load the corpus folder and index it; raise CorpusError (one line) when nothing is usable.
 
-    With `cache_dir`, the index is kept there (`bot.index_cache`): a restart with an unchanged
+    With `cache_dir`, the index is kept there (`bot.retrieval.index_cache`): a restart with an unchanged
     corpus reads no article, and a changed corpus analyzes only the changed files.
     """
     if cache_dir is not None:
-        from bot import index_cache  # it needs the modules this one imports
+        from bot.retrieval import index_cache  # it needs the modules this one imports
 
         opened = index_cache.open_index(folder, max_file_bytes=max_file_bytes, cache_dir=cache_dir)
         library = Library.from_index(opened.index, engine=engine, sparse_from=sparse_from, weights=opened.weights)

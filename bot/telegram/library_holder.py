@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.corpus import CorpusProblem
-from bot.search import Library
+from bot.corpus.articles import CorpusProblem
+from bot.retrieval.library import Library
 
 Loader = Callable[[], tuple[Library, tuple[CorpusProblem, ...]]]
 
@@ -39,7 +39,7 @@ class LibraryHolder:
     async def reload(self) -> Reloaded:
         """Load the corpus again (in a worker thread) and swap it in.
 
-        Raises what the loader raises (`bot.corpus.CorpusError` for an unusable
+        Raises what the loader raises (`bot.corpus.articles.CorpusError` for an unusable
         corpus, OSError...) and then keeps the current library.
         """
         async with self._lock:

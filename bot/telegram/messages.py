@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.answers import Answer, Excerpt
-from bot.corpus import Document
-from bot.passages import Passage
+from bot.corpus.articles import Document
+from bot.corpus.passages import Passage
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units
 EXPANDABLE_FROM = 350  # quotes longer than this (characters) are shown collapsed, expandable
@@ -367,7 +367,7 @@ def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
             f"In this private chat, just send your question, e.g. <i>{example}</i>",
             "",
             "<b>In groups</b>, I only answer:",
-            f"• /ask followed by your question",
+            "• /ask followed by your question",
             f"• messages that mention {name}",
             "• replies to my messages",
             "",

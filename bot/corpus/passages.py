@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.corpus import Document
+from bot.corpus.articles import Document
 
 MAX_PASSAGE_CHARS = 900  # a paragraph longer than this is split between sentences
 HEADING_MAX_CHARS = 80  # a short line without end punctuation is a heading: it joins the next paragraph

@@ -45,10 +45,14 @@ except ImportError:  # Windows has no fcntl: no lock there, the last writer wins
 
 import numpy as np
 
-from bot import analysis, bm25_engine, corpus, passage_index, passages
-from bot.corpus import CorpusError, CorpusProblem, Document, load_corpus
-from bot.passage_index import PassageIndex, Reused
-from bot.ranking import B, DELTA, K1
+from bot.retrieval import analysis
+from bot.retrieval import bm25_sparse
+from bot.corpus import articles
+from bot.retrieval import index_arrays
+from bot.corpus import passages
+from bot.corpus.articles import CorpusError, CorpusProblem, Document, load_corpus
+from bot.retrieval.index_arrays import PassageIndex, Reused
+from bot.retrieval.bm25_reference import B, DELTA, K1
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +96,7 @@ def _code_digest() -> str:
     """A digest of the code that turns files into index arrays, so an edit to it (even without a
     bumped ANALYZER_VERSION) never serves a stale index."""
     digest = hashlib.sha256()
-    for module in (analysis, corpus, passages, passage_index, bm25_engine):
+    for module in (analysis, articles, passages, index_arrays, bm25_sparse):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:32]
 
@@ -120,7 +124,7 @@ def _scan(folder: Path) -> list[_Entry]:
     with os.scandir(folder) as listing:
         for entry in listing:
             name = entry.name
-            if name.startswith(".") or Path(name).suffix.lower() not in corpus.SUFFIXES:
+            if name.startswith(".") or Path(name).suffix.lower() not in articles.SUFFIXES:
                 continue
             try:
                 if entry.is_symlink():
@@ -186,8 +190,8 @@ def _open_index(folder: Path, place: Path, max_file_bytes: int) -> Opened:
     sources, problems, loaded_names = _sources(folder, entries, previous, max_file_bytes)
     analyzed = sum(isinstance(s, Document) for s in sources)
     mark = time.perf_counter()
-    index = passage_index.assemble(sources, previous.index if previous else None)
-    weights = bm25_engine.posting_weights(index.term_postings, index.posting_passage, index.posting_count,
+    index = index_arrays.assemble(sources, previous.index if previous else None)
+    weights = bm25_sparse.posting_weights(index.term_postings, index.posting_passage, index.posting_count,
                                           index.passage_length)
     timings["analyze"] = time.perf_counter() - mark
     del sources, previous
@@ -234,7 +238,7 @@ def _sources(
         if d is not None:
             source, doc_id = Reused(d), doc_ids[d]
         else:
-            source = corpus._load_file(folder / entry.name, root, max_file_bytes, problems)
+            source = articles._load_file(folder / entry.name, root, max_file_bytes, problems)
             if source is None:
                 continue
             doc_id = source.doc_id

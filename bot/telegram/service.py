@@ -24,13 +24,13 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
-from bot.answer_threads import AnswerThreads, settle_for_serving
-from bot.corpus import CorpusError
-from bot.library_holder import LibraryHolder
-from bot.search import LibrarySource
-from bot.settings import webhook_problem as settings_webhook_problem
-from bot.telegram_access import AccessPolicy
-from bot.telegram_bot import COMMANDS, CorpusBot, describe
+from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
+from bot.corpus.articles import CorpusError
+from bot.telegram.library_holder import LibraryHolder
+from bot.retrieval.library import LibrarySource
+from bot.telegram.webhook import webhook_problem as settings_webhook_problem
+from bot.telegram.access import AccessPolicy
+from bot.telegram.handlers import COMMANDS, CorpusBot, describe
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Exact BM25+ over a sparse term-passage matrix: only passages that share a term
 with the question are scored.
 
-The scores are those of `bot.ranking.Bm25Ranker` (rank-bm25's BM25Plus minus the
+The scores are those of `bot.retrieval.bm25_reference.Bm25Ranker` (rank-bm25's BM25Plus minus the
 no-match baseline ``delta * sum(idf)``, repeated query terms counted again), to
 floating-point rounding; `tests/test_engine_ranking.py` checks it against the reference.
 
@@ -27,8 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from bot.passage_index import PassageIndex, TermLookup
-from bot.ranking import B, K1, NO_MATCH
+from bot.retrieval.index_arrays import PassageIndex, TermLookup
+from bot.retrieval.bm25_reference import B, K1, NO_MATCH
 
 UNION_SHARE = 1 / 16  # score the union of postings (not a dense array) when they hold fewer than N/16
 _RELATIVE_SLACK = 1e-5  # float32 scores are within ~1e-6 (relative) of exact: candidates this close are rescored
@@ -91,7 +91,7 @@ def _norm(passage_length: np.ndarray) -> np.ndarray:
 
 
 class SparseBm25:
-    """BM25+ over the postings of a `bot.passage_index.PassageIndex`."""
+    """BM25+ over the postings of a `bot.retrieval.index_arrays.PassageIndex`."""
 
     def __init__(self, index: PassageIndex, weights: np.ndarray | None = None) -> None:
         if index.size == 0:

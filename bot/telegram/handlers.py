@@ -8,7 +8,7 @@ Routing (which messages are questions):
 - inline mode: `@thisbot question` in any chat offers the top excerpts as results.
 
 Buttons carry ids, never state: `more:<offset>` reads the question again from the
-message the answer replies to, `p:<passage key>` names a passage (`bot.search.passage_key`).
+message the answer replies to, `p:<passage key>` names a passage (`bot.retrieval.library.passage_key`).
 Both keep working after a restart, and every press is answered (answerCallbackQuery).
 """
 
@@ -44,13 +44,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import telegram_html as th
+from bot.telegram import messages as th
 from bot.answers import Answer, answer_question
-from bot.corpus import CorpusError
-from bot.answer_threads import AnswerThreads
-from bot.library_holder import LibraryHolder
-from bot.search import Library, passage_key
-from bot.telegram_access import AccessPolicy, RateLimit
+from bot.corpus.articles import CorpusError
+from bot.telegram.answer_threads import AnswerThreads
+from bot.telegram.library_holder import LibraryHolder
+from bot.retrieval.library import Library, passage_key
+from bot.telegram.access import AccessPolicy, RateLimit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

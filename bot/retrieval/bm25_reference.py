@@ -36,8 +36,8 @@ NO_MATCH = 1e-9  # scores at or below this share no term with the question
 
 
 class Ranker(Protocol):
-    """What `bot.search.Library` needs from a ranking engine. Two engines implement it:
-    `Bm25Ranker` (rank-bm25, the reference) and `bot.bm25_engine.SparseBm25` (same scores,
+    """What `bot.retrieval.library.Library` needs from a ranking engine. Two engines implement it:
+    `Bm25Ranker` (rank-bm25, the reference) and `bot.retrieval.bm25_sparse.SparseBm25` (same scores,
     postings-based, for large corpora)."""
 
     document_frequency: Mapping[str, int]  # term -> passages holding it (the spelling vocabulary)
