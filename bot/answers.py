@@ -1,50 +1,73 @@
-"""From ranked passages to an answer: the best sentences, quoted verbatim, with citations.
+"""From ranked passages to an answer: the sentences that answer, quoted verbatim, with citations.
 
-For each top passage the excerpt is the window of one or two consecutive
-sentences that holds the most of the question's weight (idf of the question
-terms it contains). An excerpt is a span of the article text, never rewritten.
+**The excerpt.** In each candidate passage, the quote is a window of one or two consecutive
+sentences. A window may reach one sentence into the neighbouring paragraph when the two
+sentences belong together: the second opens with a quotation mark or a pronoun ("He added",
+"They accused ..."), or the first ends with a colon. News text puts the answer right after the
+sentence that names its subject ("Peskov was asked whether ... “I can't tell you for sure”"), so
+the sentence holding the question's words is often not the answer on its own. Windows are
+scored by the question weight they hold (idf of the question terms in them), plus a bonus when
+they hold the kind of thing the question asks for (`bot.questions`), minus a little for length.
+A window never runs past `MAX_EXCERPT_CHARS`; an excerpt is always a span of the article text.
 
-Refusal: an excerpt is quoted only when it holds at least `min_match` of the
-question's total term weight, and at least two distinct question terms (one
-for a one-word question). A question with no such excerpt is refused. Terms the corpus has never
-seen weigh the most, so "Who painted the Mona Lisa?" (no corpus term at all)
-and "What is the exchange rate of the euro?" (one weak term) are refused. The
-default threshold was calibrated on tests/data/questions.jsonl: see
-`python -m bot eval tests/data/questions.jsonl`.
+**The answer type.** "When" wants a time, "how many" a number, "who" a name, "why" a reason,
+"what did X say" a quotation or reported speech. The thing must be *new*: a number or date the
+question already gave does not count ("killed in September 2022" is not answered by "2022").
 
-Answer types: a "when" question is answered only by an excerpt that names a
-time (a date, a year, a weekday...), a "how many" question only by one that
-holds a number. "When was the CSTO founded?" matches "its founding treaty"
-word for word, but that sentence gives no date, so the bot says it does not know.
+**Order.** Excerpts are ordered by the share of question weight they hold, plus the passage's
+BM25 score relative to the best (`SCORE_WEIGHT`), plus `TYPE_WEIGHT` when the answer type holds.
+
+**Confidence.** An answer is *confident* (`Answer.answered`) when its best excerpt holds at
+least `min_match` of the question's weight and two of its terms (one for a one-word
+question), holds the asked type, and every name the question mentions (a capitalised word
+inside the question, such as a person, place or organisation) stands in the excerpt's passage.
+When the best evidence falls short of that but still holds `HEDGE_MATCH` of the weight and two
+terms, the answer is *hedged*: the closest passages are shown, labelled as possibly not answering
+(`Answer.hedged`). Below that the bot says the corpus has nothing on it. Unknown terms weigh the
+most, so "Who painted the Mona Lisa?" shares nothing with the corpus and is refused outright.
+The thresholds were calibrated on the development set (README: "Answer quality").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.retrieval import analysis
 from bot.corpus.articles import Document
 from bot.corpus.passages import Passage, is_heading, sentence_spans
+from bot.questions import Asked, Wanted, shape
+from bot.retrieval import analysis
 from bot.retrieval.library import Hit, Library, Query
 
-MAX_SENTENCES = 2
+# Said above a hedged answer, in the terminal and in Telegram alike.
+HEDGED_NOTE = "Nothing in the corpus answers that for certain. The closest passages, which may not answer it:"
+
 MIN_MATCHED_TERMS = 2  # an excerpt must hold two of the question's terms (or its only one)
-SCORE_WEIGHT = 1.0  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score)
+SCORE_WEIGHT = 1.0  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score) ...
+TYPE_WEIGHT = 0.25  # ... + TYPE_WEIGHT when the excerpt holds what the question asks for
+FOCUS_WEIGHT = 0.25  # ... + FOCUS_WEIGHT times the share of the asked thing's words it holds
+HEDGE_MATCH = 0.2  # below this share of the question's weight, not even a hedged answer
 CANDIDATES_PER_EXCERPT = 4  # passages ranked per excerpt wanted, to survive de-duplication
 DUPLICATE_OVERLAP = 0.8  # excerpts sharing this share of the shorter one's terms are shown once
+MAX_EXCERPT_CHARS = 600  # a two-sentence window longer than this is not quoted whole
+LENGTH_COST = 0.02  # score lost per 100 characters of a window, so that a sentence more must earn its place
+UNFINISHED_COST = 0.1  # a window that does not end a sentence (a caption, a heading) ranks this much lower
 
 
 @dataclass(frozen=True, slots=True)
 class Excerpt:
     document: Document
-    passage: Passage
+    passage: Passage  # the passage the excerpt was found in (the one cited)
     start: int  # span of the document's text
     end: int
     score: float  # the passage's BM25+ score
     match: float  # share of the question's term weight this excerpt holds, 0..1
     matched: int  # how many distinct question terms the excerpt holds
     marks: tuple[tuple[int, int], ...]  # spans of question terms, relative to `text`
+    fits: bool = True  # holds the kind of thing the question asks for (a time, a number, a quote ...)
+    names_found: bool = True  # every name in the question stands in the excerpt's article
+    focus: float = 1.0  # share of the asked thing's words ("how many *troops*") the excerpt holds
 
     @property
     def text(self) -> str:
@@ -57,36 +80,17 @@ class Answer:
     terms: tuple[str, ...]
     excerpts: tuple[Excerpt, ...]
     more: bool = False  # further excerpts exist beyond these (ask with a larger offset)
+    hedged: bool = False  # the excerpts are the closest passages found, and may not answer it
 
     @property
     def answered(self) -> bool:
-        return bool(self.excerpts)
+        """A confident answer (hedged ones and refusals are not)."""
+        return bool(self.excerpts) and not self.hedged
 
-
-# What some questions ask for, and what an excerpt must hold to answer them.
-_ASKS_WHEN = re.compile(r"\b(when|what (year|date|day|month|time)|how long ago)\b", re.IGNORECASE)
-_ASKS_COUNT = re.compile(r"\bhow (many|much)\b", re.IGNORECASE)
-_TIME = re.compile(
-    r"\b(1[5-9]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)|January|February|March|April|May|June|July|August|September|"
-    r"October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
-    r"Thursday|Friday|Saturday|Sunday|yesterday|today|tonight|tomorrow|morning|evening|night|ago|"
-    r"(day|week|month|year|decade|centur(y|ie))s?|1990s|\d{4}s)\b",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
-    r"thousands?|millions?|billions?|dozens?|several|few|single|once|twice|half)\b",
-    re.IGNORECASE,
-)
-
-
-def _fits(question: str) -> re.Pattern[str] | None:
-    """For 'when' and 'how many' questions, the pattern an answering excerpt must contain."""
-    if _ASKS_WHEN.search(question):
-        return _TIME
-    if _ASKS_COUNT.search(question):
-        return _NUMBER
-    return None
+    @property
+    def outcome(self) -> str:
+        """"answered", "hedged" or "refused"."""
+        return "hedged" if self.hedged and self.excerpts else "answered" if self.excerpts else "refused"
 
 
 def answer_question(
@@ -96,18 +100,20 @@ def answer_question(
     query = library.query(question)
     if not query.terms:
         return Answer(question, (), ())
+    asked = shape(question)
+    focus = _focus_terms(asked, query)
     wanted = offset + limit + 1  # one more than shown tells whether there is more
     hits = library.search(query, wanted * CANDIDATES_PER_EXCERPT)
-    candidates = [_best_excerpt(library, hit, query) for hit in hits]
-    needed = _fits(question)
-    if needed is not None:
-        candidates = [e for e in candidates if needed.search(e.text)]
     top_score = hits[0].score if hits else 1.0
-    candidates.sort(key=lambda e: -(e.match + SCORE_WEIGHT * e.score / top_score))
+    names = _names(question, query)
+    asked_about = _Asked(asked, focus, question.casefold())
+    candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
+    candidates.sort(key=lambda e: -_rank_score(e, top_score))
+    least_terms = min(MIN_MATCHED_TERMS, len(query.weights))
     excerpts: list[Excerpt] = []
     seen: list[frozenset[str]] = []
     for excerpt in candidates:
-        if excerpt.match < min_match or excerpt.matched < min(MIN_MATCHED_TERMS, len(query.weights)):
+        if excerpt.match < HEDGE_MATCH or excerpt.matched < least_terms:
             continue
         excerpt_terms = frozenset(analysis.terms(excerpt.text))
         if any(_overlap(excerpt_terms, other) >= DUPLICATE_OVERLAP for other in seen):
@@ -116,40 +122,220 @@ def answer_question(
         excerpts.append(excerpt)
         if len(excerpts) == wanted:
             break
+    confident = [e for e in excerpts if e.match >= min_match and e.fits and e.names_found]
+    hedged = bool(excerpts) and not confident
+    if confident:  # a confident answer leads with its confident excerpts, the rest keep their order
+        excerpts = confident + [e for e in excerpts if e not in confident]
     shown = excerpts[offset : offset + limit]
-    return Answer(question, query.terms, tuple(shown), more=len(excerpts) > offset + limit)
+    return Answer(question, query.terms, tuple(shown), more=len(excerpts) > offset + limit, hedged=hedged)
 
 
-def _best_excerpt(library: Library, hit: Hit, query: Query) -> Excerpt:
+def _rank_score(excerpt: Excerpt, top_score: float) -> float:
+    """How excerpts are ordered (see the module docstring)."""
+    return (excerpt.match + SCORE_WEIGHT * excerpt.score / top_score + TYPE_WEIGHT * excerpt.fits
+            + FOCUS_WEIGHT * excerpt.focus - UNFINISHED_COST * (not _FINISHED.search(excerpt.text)))
+
+
+_FINISHED = re.compile(r"[.!?…][\"'”’»)\]]*\s*$|[\"”’»]\s*$")
+
+
+# --- choosing the window in one passage -------------------------------------------------------
+
+# A sentence that continues the one before it: it opens with a quotation mark, or with a pronoun
+# or a definite reference to someone just named, or it reports what was said ("..., he added").
+_CONTINUES = re.compile(
+    r"^(?:[\"“”«„‘']|(?:He|She|It|They|We|This|That|These|Those|His|Her|Its|Their|The (?:spokes\w+|"
+    r"ministry|minister|official|statement|agency|news service|report|source|president|premier|"
+    r"prime minister|leader|secretary|ambassador|side|government))\b|(?:According to|Asked|But|However)\b)"
+)
+_OPENS_QUOTE = re.compile(r"[:]\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What one question asks, as excerpt choice needs it."""
+
+    shape: Asked
+    focus: frozenset[str]  # index terms of the asked thing's words
+    question: str  # case-folded, to tell new numbers, dates and names from the question's own
+
+
+def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: frozenset[str]) -> Excerpt:
     document = library.documents[hit.passage.doc_id]
-    text, offset = document.text, hit.passage.start
-    sentences = sentence_spans(text, offset, hit.passage.end)
-    sentences = [s for s in sentences if not is_heading(text[s[0] : s[1]])] or sentences
-    # The question's terms in the passage, as spans of the document's text.
-    found = [
-        (t.start + offset, t.end + offset, t.term)
-        for t in analysis.tokens(hit.passage.text)
+    text, passage = document.text, hit.passage
+    sentences = _sentences(text, passage.start, passage.end)
+    # One sentence more on each side, from the neighbouring passages, for windows that cross.
+    before = _neighbour_sentence(library, passage, -1)
+    after = _neighbour_sentence(library, passage, +1)
+    spans = ([before] if before else []) + sentences + ([after] if after else [])
+    first_own = 1 if before else 0
+    last_own = first_own + len(sentences) - 1
+    found = _terms_found(text, spans[0][0], spans[-1][1], query)
+    total = query.total_weight or 1.0
+
+    best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
+    for i in range(len(spans)):
+        for j in (i, i + 1):
+            if j >= len(spans) or j < first_own or i > last_own:
+                continue  # a window holds at least one sentence of the passage itself
+            start, end = spans[i][0], spans[j][1]
+            if j > i:
+                crosses = i < first_own or j > last_own
+                if (crosses and not _belong_together(text, spans[i], spans[j])) or end - start > MAX_EXCERPT_CHARS:
+                    continue
+            held = {f[2] for f in found if start <= f[0] and f[1] <= end}
+            weight = sum(query.weights[t] for t in held)
+            focus = len(held & asked.focus) / len(asked.focus) if asked.focus else 1.0
+            fits = _fits(asked, text[start:end])
+            score = (weight / total + TYPE_WEIGHT * fits + FOCUS_WEIGHT * focus
+                     - LENGTH_COST * (end - start) / 100)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, start, end, weight, fits, focus)
+    assert best is not None  # a passage always has at least one sentence
+    _, start, end, weight, fits, focus = best
+    # A window ending in a colon announces what follows: quote that too ("According to him: “...”").
+    following = next((s for s in spans if s[0] >= end), None)
+    if following and text[start:end].rstrip().endswith(":"):
+        if following[1] - start > MAX_EXCERPT_CHARS:  # too long with the first sentence: keep the colon's own
+            start = max(s[0] for s in spans if s[0] < end)
+        if following[1] - start <= MAX_EXCERPT_CHARS:
+            end = following[1]
+            held = {f[2] for f in found if start <= f[0] and f[1] <= end}
+            weight = sum(query.weights[t] for t in held)
+            fits = _fits(asked, text[start:end])
+    held_found = [f for f in found if start <= f[0] and f[1] <= end]
+    marks = _merged((f_start - start, f_end - start) for f_start, f_end, _ in held_found)
+    matched = len({term for _, _, term in held_found})
+    names_found = all(library.in_document(passage.doc_id, name) for name in names)
+    return Excerpt(document, passage, start, end, hit.score, weight / total, matched, marks, fits, names_found,
+                   focus)
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Spans sorted, overlapping ones joined (a compound's parts and the compound itself)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _focus_terms(asked: Asked, query: Query) -> frozenset[str]:
+    terms = {query.corrections.get(term, term) for word in asked.focus for term in analysis.terms(word)}
+    return frozenset(terms & query.weights.keys())
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = sentence_spans(text, start, end)
+    return [s for s in spans if not is_heading(text[s[0] : s[1]])] or spans
+
+
+def _neighbour_sentence(library: Library, passage: Passage, step: int) -> tuple[int, int] | None:
+    """The last sentence of the passage before (step -1) or the first of the one after (+1)."""
+    neighbour = library.passage(f"{passage.doc_id}:{passage.number + step}")
+    if neighbour is None:
+        return None
+    document_text = library.documents[passage.doc_id].text
+    spans = _sentences(document_text, neighbour.start, neighbour.end)
+    return spans[-1] if step < 0 else spans[0]
+
+
+def _belong_together(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
+    """Whether `second` continues `first` (see `_CONTINUES`), so one may be quoted with the other."""
+    return bool(_OPENS_QUOTE.search(text[first[0] : first[1]]) or _CONTINUES.match(text[second[0] : second[1]]))
+
+
+def _terms_found(text: str, start: int, end: int, query: Query) -> list[tuple[int, int, str]]:
+    """The question's terms in ``text[start:end]``, as spans of the document's text."""
+    return [
+        (t.start + start, t.end + start, t.term)
+        for t in analysis.tokens(text[start:end])
         if t.term in query.weights
     ]
 
-    def inside(start: int, end: int) -> list[tuple[int, int, str]]:
-        return [f for f in found if start <= f[0] and f[1] <= end]
 
-    best: tuple[float, int, int, int] | None = None  # (weight, -length, start, end)
-    for first in range(len(sentences)):
-        for last in range(first, min(first + MAX_SENTENCES, len(sentences))):
-            start, end = sentences[first][0], sentences[last][1]
-            weight = sum(query.weights[term] for term in {f[2] for f in inside(start, end)})
-            candidate = (round(weight, 9), -(end - start), start, end)
-            if best is None or candidate[:2] > best[:2]:
-                best = candidate
-    assert best is not None  # a passage always has at least one sentence
-    weight, _, start, end = best
-    held = inside(start, end)
-    marks = tuple((f_start - start, f_end - start) for f_start, f_end, _ in held)
-    matched = len({term for _, _, term in held})
-    share = weight / (query.total_weight or 1.0)
-    return Excerpt(document, hit.passage, start, end, hit.score, share, matched, marks)
+# --- answer types ---------------------------------------------------------------------------
+
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December|"
+           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec")
+_TIME = re.compile(
+    rf"\b(?:1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)|(?:{_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTHS})|"
+    r"\d{1,2}:\d\d|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tonight|"
+    r"tomorrow|(?:last|next|this|earlier|later) (?:week|month|year|day)|ago|(?:19|20)\d0s|"
+    rf"(?:in|since|until|by|from) (?:{_MONTHS}))\b"
+)
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                 r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                 r"hundreds?|thousands?|millions?|billions?|dozens?|several|half")
+_COUNT = re.compile(rf"(?<![\w.,])\d[\d,.]*%?|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+_DURATION = re.compile(
+    rf"\b(?:\d[\d,.]*|{_NUMBER_WORDS}|a|an|few|many)[\s-]+(?:\w+[\s-]+)?(?:minute|hour|day|week|month|year|decade)s?\b"
+    r"|\b(?:indefinitely|permanently|unconditionally)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<=[a-z,;:]\s)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*|[A-Z][a-z]+\s[A-Z][a-z]+")
+_REASON = re.compile(
+    r"\b(?:because|due to|owing to|as a result|in order to|so that|so as to|in response to|amid|aimed at|"
+    r"in an attempt to|to (?:ensure|prevent|protect|help|avoid|stop|defend|keep)|reasons?|purpose|motive|"
+    r"caused by|after)\b",
+    re.IGNORECASE,
+)
+_SPEECH = re.compile(
+    r"[\"“”«»]|\b(?:said|says|stated|told|noted|added|stressed|emphasi[sz]ed|described|called|warned|"
+    r"claimed|declared|announced|accused|insisted|explained|replied|responded|according to)\b",
+    re.IGNORECASE,
+)
+_TYPE_PATTERNS = {
+    Wanted.TIME: _TIME, Wanted.COUNT: _COUNT, Wanted.DURATION: _DURATION, Wanted.PERSON: _NAME,
+    Wanted.PLACE: _NAME, Wanted.REASON: _REASON, Wanted.SPEECH: _SPEECH,
+}
+
+
+def _fits(asked: _Asked, excerpt: str) -> bool:
+    """Whether `excerpt` holds a thing of the asked kind that the question did not already say;
+    for a count, a number attached to the asked thing when the question names it ("how many
+    *mines*": "97,000 planted anti-tank and anti-personnel mines")."""
+    wanted = asked.shape.wanted
+    pattern = _TYPE_PATTERNS.get(wanted)
+    if pattern is None:
+        return True
+    for match in pattern.finditer(excerpt):
+        if match.group().casefold() in asked.question:
+            continue
+        if wanted is not Wanted.COUNT:
+            return True
+        if (_YEAR.fullmatch(match.group()) or _DATE_AROUND.match(excerpt, match.end())
+                or _DATE_BEFORE.search(excerpt, 0, match.start())):
+            continue  # "June 20", "20 June", "2018": a date, not a count
+        following = excerpt[match.end() : match.end() + _COUNTED_WITHIN]
+        if not asked.focus or asked.focus & set(analysis.terms(following)):
+            return True
+    return False
+
+
+_COUNTED_WITHIN = 60  # characters after a number in which the counted thing is named
+_DATE_AROUND = re.compile(rf"\s*(?:{_MONTHS})\b|,?\s*(?:19|20)\d\d\b")
+_DATE_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.?\s*$")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+# A name the question mentions: a capitalised word that does not start the question (or a
+# sentence in it), or an acronym anywhere.
+_QUESTION_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w’'-]*|\b[A-Z]{2,}\b")
+
+
+def _names(question: str, query: Query) -> frozenset[str]:
+    """The index terms of the names in `question` (misspellings corrected as the query has them)."""
+    stripped = question.strip()
+    names = set()
+    for match in _QUESTION_NAME.finditer(stripped):
+        for term in analysis.terms(match.group()):
+            term = query.corrections.get(term, term)
+            if term in query.weights:
+                names.add(term)
+    return frozenset(names)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:

@@ -14,7 +14,7 @@ from bot.bench import benchmark
 from bot import console
 from bot.answers import answer_question
 from bot.corpus.articles import CorpusError
-from bot.evaluation import QuestionFileError, evaluate, read_cases
+from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
 from bot.retrieval.library import Library, LibrarySource
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_ = sub.add_parser("eval", help="measure answer quality on a question file (JSON lines)")
     evaluate_.add_argument("file", type=Path)
     evaluate_.add_argument("--verbose", "-v", action="store_true", help="list each question answered wrongly")
+    evaluate_.add_argument("--baseline", action="store_true",
+                           help="also run plain BM25 (BM25Okapi, whitespace tokens, whole passages) on the same "
+                                "passages, by kind")
     bench = sub.add_parser("bench", help="benchmark speed, start-up and memory on synthetic corpora (README: "
                            "Performance)")
     benchmark.add_arguments(bench)
@@ -147,16 +150,43 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate(
         cases, lambda q: answer_question(library, q, limit=settings.top_k, min_match=settings.min_match)
     )
-    right, unanswerable = report.correct_refusals
-    wrong, answerable = report.wrong_refusals
-    print(f"questions: {len(cases)} ({answerable} answerable, {unanswerable} not)")
-    print(f"hit@1: {report.hit_at(1):.1%}  hit@3: {report.hit_at(3):.1%}  MRR: {report.mrr:.3f}")
-    print(f"correct refusals: {right}/{unanswerable}  wrong refusals: {wrong}/{answerable}")
+    baseline = evaluate(cases, plain_bm25_asker(library, settings.top_k)) if args.baseline else None
+    print(_quality_table(report, baseline))
     if args.verbose:
         for outcome in report.failures():
-            status = "refused" if outcome.refused else f"rank {outcome.rank or '-'}"
-            print(f"  {status:>8}  {outcome.case.question}")
+            status = ("hedged" if outcome.hedged else "refused") if outcome.refused else f"rank {outcome.rank or '-'}"
+            print(f"  {status:>8}  [{outcome.case.kind or '-'}] {outcome.case.question}")
+    right, unanswerable = report.correct_refusals
+    wrong, answerable = report.wrong_refusals
+    hedged_answerable, hedged_unanswerable = report.hedged
+    print(f"questions: {len(cases)} ({answerable} answerable, {unanswerable} not)")
+    print(f"hit@1: {report.hit_at(1):.1%}  hit@3: {report.hit_at(3):.1%}  MRR: {report.mrr:.3f}")
+    print(f"correct refusals: {right}/{unanswerable} ({hedged_unanswerable} of them hedged)  "
+          f"wrong refusals: {wrong}/{answerable} (and {hedged_answerable} hedged)")
     return 0
+
+
+def _quality_table(report: Report, baseline: Report | None) -> str:
+    """hit@1, hit@3 and refusals by question kind (and the baseline's beside them)."""
+    head = f"{'kind':<16}{'n':>4}{'hit@1':>8}{'hit@3':>8}{'refused':>9}{'hedged':>8}"
+    if baseline is not None:
+        head += f"  | plain BM25 {'hit@1':>6}{'hit@3':>7}"
+    lines = [head]
+    kinds = report.by_kind()
+    base_kinds = baseline.by_kind() if baseline is not None else {}
+    for kind, part in [*kinds.items(), ("all", report)]:
+        answerable = part.wrong_refusals[1]
+        refused = part.wrong_refusals[0] if answerable else part.correct_refusals[0]
+        hedged = sum(part.hedged)
+        hits = (f"{part.hit_at(1):>8.0%}{part.hit_at(3):>8.0%}" if answerable else f"{'-':>8}{'-':>8}")
+        line = f"{kind or '-':<16}{len(part.outcomes):>4}{hits}{refused:>9}{hedged:>8}"
+        base = baseline if kind == "all" else base_kinds.get(kind)
+        if base is not None and answerable:
+            line += f"  | {'':>10} {base.hit_at(1):>6.0%}{base.hit_at(3):>7.0%}"
+        lines.append(line)
+    lines.append("(refused: answerable questions answered with nothing at all; for unanswerable kinds, "
+                 "those given no confident answer. hedged: quoted as the closest passages.)")
+    return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

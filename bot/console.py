@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.answers import Answer, Excerpt
+from bot.answers import HEDGED_NOTE, Answer, Excerpt
 from bot.corpus.articles import Document
 
 NOT_IN_CORPUS = "The corpus has nothing on that. Try other words, or run 'python -m bot sources' to see what it covers."
@@ -20,9 +20,9 @@ def citation(document: Document, passage_number: int) -> str:
 def render_answer(answer: Answer, *, color: bool = False) -> str:
     if not answer.terms:
         return NO_TERMS
-    if not answer.answered:
+    if not answer.excerpts:
         return NOT_IN_CORPUS
-    blocks = []
+    blocks = [HEDGED_NOTE] if answer.hedged else []
     for number, excerpt in enumerate(answer.excerpts, start=1):
         quote = _marked(excerpt) if color else excerpt.text
         lines = [f"[{number}] {quote}", f"    — {citation(excerpt.document, excerpt.passage.number)}"]
@@ -46,6 +46,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "answered": answer.answered,
+        "hedged": answer.hedged,
         "excerpts": [
             {
                 "text": e.text,

@@ -1,8 +1,17 @@
-"""Measuring answer quality on a question file.
+"""Measuring answer quality on a question file, by question kind, beside a plain baseline.
 
-A question file is JSON lines: ``{"question": str, "answers": [str, ...] | null}``.
-``answers`` are strings that a correct excerpt contains verbatim; ``null`` marks
-a question the corpus cannot answer, which the bot must refuse.
+A question file is JSON lines: ``{"question": str, "answers": [str, ...] | null, "kind": str}``.
+``answers`` are strings that a correct excerpt contains verbatim; ``null`` marks a question the
+corpus cannot answer, which the bot must refuse. ``kind`` (optional) groups the figures.
+
+Outcomes: an answerable question is *hit at k* when an answer string stands in one of the first
+k excerpts, hedged or not; it is *refused* only when the bot quotes nothing at all (a hedged
+answer, "the closest passages, may not answer it", is counted apart). An unanswerable question
+is *refused* when the bot gives no confident answer: it quotes nothing, or only hedges.
+
+The baseline (`plain_bm25_asker`) is what every change is judged against: rank-bm25's
+BM25Okapi over the same passages, lowercased whitespace tokens, the whole passage as the quote,
+never refusing.
 """
 
 from __future__ import annotations
@@ -12,7 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answers import Answer
+from bot.answers import Answer, Excerpt
+from bot.retrieval.bm25_reference import PlainBm25
+from bot.retrieval.library import Library
 
 
 class QuestionFileError(ValueError):
@@ -23,13 +34,15 @@ class QuestionFileError(ValueError):
 class Case:
     question: str
     answers: tuple[str, ...] | None  # None: the corpus has no answer
+    kind: str = ""  # lookup, paraphrase, unanswerable ... ("" when the file does not say)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     case: Case
     rank: int | None  # 1-based position of the first excerpt holding an answer string
-    refused: bool
+    refused: bool  # no confident answer (nothing quoted, or only a hedged answer)
+    hedged: bool = False  # the closest passages were quoted, labelled as possibly not answering
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +66,26 @@ class Report:
 
     @property
     def correct_refusals(self) -> tuple[int, int]:
+        """Unanswerable questions given no confident answer (hedged ones included), of all."""
         cases = self._unanswerable()
         return sum(o.refused for o in cases), len(cases)
 
     @property
     def wrong_refusals(self) -> tuple[int, int]:
+        """Answerable questions answered with nothing at all (not even hedged), of all."""
         cases = self._answerable()
-        return sum(o.refused for o in cases), len(cases)
+        return sum(o.refused and not o.hedged for o in cases), len(cases)
+
+    @property
+    def hedged(self) -> tuple[int, int]:
+        """(answerable questions hedged, unanswerable questions hedged)."""
+        return sum(o.hedged for o in self._answerable()), sum(o.hedged for o in self._unanswerable())
+
+    def by_kind(self) -> dict[str, Report]:
+        kinds: dict[str, list[Outcome]] = {}
+        for outcome in self.outcomes:
+            kinds.setdefault(outcome.case.kind, []).append(outcome)
+        return {kind: Report(tuple(outcomes)) for kind, outcomes in sorted(kinds.items())}
 
     def failures(self) -> list[Outcome]:
         """Questions answered wrongly: refused when answerable (or the reverse), or not answered first."""
@@ -86,17 +112,19 @@ def read_cases(path: Path) -> list[Case]:
             # one the bot has to refuse. A list needs at least one non-empty string ("" is in
             # every excerpt, and [] could never be hit).
             answers = record["answers"]
-            if not isinstance(question, str) or not question.strip() or not (
+            kind = record.get("kind", "")
+            if not isinstance(question, str) or not question.strip() or not isinstance(kind, str) or not (
                 answers is None
                 or (isinstance(answers, list) and answers and all(isinstance(a, str) and a for a in answers))
             ):
                 raise TypeError
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError):
             raise QuestionFileError(
-                f'{path}:{number}: expected {{"question": "...", "answers": ["...", ...] or null}} '
-                "(answers: strings a correct excerpt contains, or null for a question the bot must refuse)"
+                f'{path}:{number}: expected {{"question": "...", "answers": ["...", ...] or null, "kind": "..."}} '
+                "(answers: strings a correct excerpt contains, or null for a question the bot must refuse; "
+                "kind optional)"
             ) from None
-        cases.append(Case(question, tuple(answers) if answers is not None else None))
+        cases.append(Case(question, tuple(answers) if answers is not None else None, kind))
     if not cases:
         raise QuestionFileError(f"{path}: the question file holds no questions")
     return cases
@@ -112,5 +140,22 @@ def evaluate(cases: Sequence[Case], ask: Callable[[str], Answer]) -> Report:
                 if any(expected in excerpt.text for expected in case.answers):
                     rank = position
                     break
-        outcomes.append(Outcome(case, rank, not answer.answered))
+        outcomes.append(Outcome(case, rank, not answer.answered, answer.hedged))
     return Report(tuple(outcomes))
+
+
+def plain_bm25_asker(library: Library, limit: int) -> Callable[[str], Answer]:
+    """The baseline: BM25Okapi over lowercased whitespace tokens of the library's passages, the
+    whole passage quoted, nothing ever refused."""
+    passages = list(library.passages)
+    ranker = PlainBm25([p.text for p in passages])
+
+    def ask(question: str) -> Answer:
+        excerpts = []
+        for i, score in ranker.top(question, limit):
+            passage = passages[i]
+            document = library.documents[passage.doc_id]
+            excerpts.append(Excerpt(document, passage, passage.start, passage.end, score, 1.0, 0, ()))
+        return Answer(question, tuple(question.split()), tuple(excerpts))
+
+    return ask

@@ -82,8 +82,8 @@ def test_ask_json_has_the_documented_shape(tmp_path):
     result = run_bot("ask", "--json", SYUNIK, cwd=tmp_path, env={"BOT_CORPUS_DIR": str(CORPUS)})
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answered", "excerpts"}
-    assert data["question"] == SYUNIK and data["answered"] is True
+    assert set(data) == {"question", "answered", "hedged", "excerpts"}
+    assert data["question"] == SYUNIK and data["answered"] is True and data["hedged"] is False
     assert 1 <= len(data["excerpts"]) <= DEFAULTS.top_k
     texts = corpus_texts()
     for excerpt in data["excerpts"]:
@@ -105,7 +105,8 @@ def test_ask_json_has_the_documented_shape(tmp_path):
 def test_ask_json_refusal_and_unknown_url(seed_env, capsys):
     code, out, _ = main(capsys, "ask", "--json", "Who painted the Mona Lisa?")
     assert code == 0
-    assert json.loads(out) == {"question": "Who painted the Mona Lisa?", "answered": False, "excerpts": []}
+    assert json.loads(out) == {"question": "Who painted the Mona Lisa?", "answered": False, "hedged": False,
+                               "excerpts": []}
     code, out, _ = main(capsys, "ask", "--json", "Hikmet Hajiyev declined to comment")
     afp = [e for e in json.loads(out)["excerpts"] if e["doc_id"].startswith("afp-")]
     assert afp and afp[0]["url"] is None and afp[0]["published"] == "2020-10-31"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 
 # Snowball's English stop word list (snowballstem.org), plus question fillers.
 STOP_WORDS = frozenset(
@@ -62,7 +62,7 @@ _FOLDS = (
 )
 # Irregular past forms, so that "met" finds "meet" and "spoke" finds "speak".
 # (The stemmer handles regular forms; ambiguous ones such as "found" and "left" are not listed.)
-_IRREGULAR = {
+IRREGULAR_PAST = {
     past: base
     for base, forms in {
         "arise": "arose arisen", "become": "became", "begin": "began begun", "bring": "brought",
@@ -104,6 +104,21 @@ _SYNONYMS = {
     for word in group.split()
 }
 _DOUBLED = re.compile(r"(.)\1+")  # Aliiev -> Aliev
+_HYPHENS = "-\u2010\u2011"  # hyphen-minus, hyphen, non-breaking hyphen
+# Number words are written as digits too ("fifteen prisoners", "15 prisoners"). "one" is left
+# alone: it is far more often a pronoun ("one of them") than a count.
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+    if word != "_"
+} | {word: str(10 * tens) for tens, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+# Agent compounds meet their base word: chairman, chairwoman, chairperson -> chair (the stemmer
+# keeps them apart). Only where at least five letters remain, so that names such as Sherman or
+# Goldman and words such as human or woman are left alone.
+_AGENT = re.compile(r"^([a-z]{5,})(?:man|men|woman|women|person|persons|people)$")
 
 # A word: letters (with combining marks and invisible format characters inside),
 # or a number with its thousands separators and decimal point ("2,000", "1.5"),
@@ -127,16 +142,28 @@ class Token:
 
 
 def tokens(text: str) -> Iterator[Token]:
-    """The index terms of `text`, with their character spans in `text`."""
+    """The index terms of `text`, with their character spans in `text`.
+
+    A hyphenated compound gives its parts and, after them, the joined word ("cease-fire":
+    cease, fire, ceasefire), since English writes many compounds both ways (cease-fire and
+    ceasefire, Co-operation and cooperation, e-mail and email)."""
+    previous: re.Match[str] | None = None
     for match in _WORD.finditer(text):
         term = term_of(match.group())
         if term:
             yield Token(match.start(), match.end(), term)
+        if previous is not None and previous.end() + 1 == match.start() and text[previous.end()] in _HYPHENS:
+            joined = term_of(previous.group() + match.group())
+            if joined:
+                yield Token(previous.start(), match.end(), joined)
+        previous = match
 
 
 def terms(text: str) -> list[str]:
     """The index terms of `text`, in order, repeats kept (BM25 counts them)."""
-    return [term for word in _WORD.findall(text) if (term := term_of(word))]
+    if not any(h in text for h in _HYPHENS):
+        return [term for word in _WORD.findall(text) if (term := term_of(word))]
+    return [token.term for token in tokens(text)]
 
 
 @functools.lru_cache(maxsize=262_144)
@@ -152,10 +179,16 @@ def term_of(word: str) -> str:
     if folded in STOP_WORDS or not folded:
         return ""
     folded = folded.replace("'", "")
-    folded = _IRREGULAR.get(folded, folded)
+    folded = IRREGULAR_PAST.get(folded, folded)
     if folded in STOP_WORDS:  # "told" -> "tell"
         return ""
-    term = _STEMMER.stemWord(_SYNONYMS.get(folded, folded))
+    if folded in _NUMBER_WORDS:
+        return _NUMBER_WORDS[folded]
+    if folded in _SYNONYMS:
+        folded = _SYNONYMS[folded]
+    elif agent := _AGENT.match(folded):
+        folded = agent.group(1)
+    term = _STEMMER.stemWord(folded)
     for before, after in _FOLDS:
         term = term.replace(before, after)
     term = _DOUBLED.sub(r"\1", term)

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
-from rank_bm25 import BM25Plus
+from rank_bm25 import BM25Okapi, BM25Plus
 
 K1 = 1.5
 B = 0.75
@@ -83,3 +83,19 @@ class Bm25Ranker:
         best = np.argpartition(-scores, k - 1)[:k]
         ranked = sorted(best.tolist(), key=lambda i: (-scores[i], i))
         return [(i, float(scores[i])) for i in ranked if scores[i] > NO_MATCH]
+
+
+class PlainBm25:
+    """The baseline answers are judged against (`python -m bot eval --baseline`): rank-bm25's
+    BM25Okapi with its default parameters over lowercased whitespace tokens, no analysis at all."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        if not texts:
+            raise ValueError("cannot rank an empty corpus: there are no passages to index")
+        self._bm25 = BM25Okapi([text.lower().split() for text in texts])
+
+    def top(self, question: str, k: int) -> list[tuple[int, float]]:
+        """The best `k` passages as (position, score), best first (ties: earlier passage first)."""
+        scores = self._bm25.get_scores(question.lower().split())
+        ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+        return [(i, float(scores[i])) for i in ranked]

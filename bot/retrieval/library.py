@@ -20,7 +20,7 @@ from bot.retrieval import index_arrays
 from bot.retrieval import spelling
 from bot.retrieval.bm25_sparse import SparseBm25
 from bot.corpus.articles import CorpusError, CorpusProblem, Document, load_corpus
-from bot.retrieval.index_arrays import PassageIndex, key_number, passage_key
+from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number, passage_key
 from bot.corpus.passages import Passage
 from bot.retrieval.bm25_reference import Bm25Ranker, Ranker
 
@@ -215,6 +215,22 @@ class Library:
         positions = self._repeated.get(doc_id) or ([] if d is None else [d])
         return [self._passage(i) for d in positions
                 for i in range(int(self._index.doc_passages[d]), int(self._index.doc_passages[d + 1]))]
+
+    def in_document(self, doc_id: str, term: str) -> bool:
+        """Whether the document holds `term` anywhere, from the postings (no article is read)."""
+        d = self._positions.get(doc_id)
+        term_id = self._term_lookup.id(term)
+        if d is None or term_id is None:
+            return False
+        index = self._index
+        postings = index.posting_passage[int(index.term_postings[term_id]) : int(index.term_postings[term_id + 1])]
+        first = int(np.searchsorted(postings, index.doc_passages[d]))  # postings increase within a term
+        return first < len(postings) and int(postings[first]) < int(index.doc_passages[d + 1])
+
+    @functools.cached_property
+    def _term_lookup(self) -> TermLookup:
+        engine_lookup = getattr(self._ranker, "_lookup", None)
+        return engine_lookup if isinstance(engine_lookup, TermLookup) else TermLookup(self._index)
 
     def query(self, text: str) -> Query:
         vocabulary = self._ranker.document_frequency

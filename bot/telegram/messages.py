@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.answers import Answer, Excerpt
+from bot.answers import HEDGED_NOTE, Answer, Excerpt
 from bot.corpus.articles import Document
 from bot.corpus.passages import Passage
 
@@ -204,13 +204,16 @@ def answer_messages(answer: Answer, *, first_number: int = 1, examples: Sequence
     """An answer as one or more messages (split between excerpts)."""
     if not answer.terms:
         return [Chunk(no_terms(examples))]
-    if not answer.answered:
+    if not answer.excerpts:
         return [Chunk(escape(NOT_IN_CORPUS))]
     numbered = list(enumerate(answer.excerpts, start=first_number))
     blocks = [excerpt_block(excerpt, number) for number, excerpt in numbered]
+    notes = [f"<i>{escape(HEDGED_NOTE)}</i>"] if answer.hedged and first_number == 1 else []
+    blocks = notes + blocks  # the note leads the first message; it holds no excerpt
     chunks: list[Chunk] = []
     for group in pack_indices(blocks):
-        chunks.append(Chunk(BLOCK_SEPARATOR.join(blocks[i] for i in group), tuple(numbered[i] for i in group)))
+        held = tuple(numbered[i - len(notes)] for i in group if i >= len(notes))
+        chunks.append(Chunk(BLOCK_SEPARATOR.join(blocks[i] for i in group), held))
     return chunks
 
 

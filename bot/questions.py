@@ -1,0 +1,115 @@
+"""What a question asks for: the kind of answer it wants, and the words that name the asked thing.
+
+English questions say what they want in their first words: "when" wants a time, "how many" a
+count, "who" a person, "where" a place, "why" a reason, "what did X say" a quotation or
+reported speech. The answer-type check in `bot.answers` then asks that an excerpt hold such a
+thing *beyond the question's own words*: "How many soldiers were killed in September 2022?" is
+not answered by a sentence whose only number is the 2022 the question already gave.
+
+A "when" inside a question ("How did Moscow react when ...") is a conjunction, not the asked
+thing: only a question that starts with it (or "since when", "until when") asks for a time.
+
+These are rules of English question syntax, not of any one corpus; they are deliberately few.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.retrieval.analysis import IRREGULAR_PAST
+
+
+class Wanted(Enum):
+    """The kind of thing an answer must hold."""
+
+    TIME = "time"  # when, what year, what date
+    COUNT = "count"  # how many, how much, what number of
+    DURATION = "duration"  # how long, for how long
+    PERSON = "person"  # who, whom, whose
+    PLACE = "place"  # where, in which village
+    REASON = "reason"  # why, for what purpose, what motive
+    SPEECH = "speech"  # what did X say, how did X describe, what did X call
+    ANY = "any"  # what, which, how: nothing to check
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A question's shape: what it wants, and the words right after the question word that
+    name the asked thing ("how many *troops*", "which *countries*"), as they were written."""
+
+    wanted: Wanted
+    focus: tuple[str, ...] = ()
+
+
+# Leading words that do not change what is asked ("And when did ...", "So, who ...").
+_LEAD = r"^\W*(?:(?:and|but|so|then|also|ok|okay|please|tell me|do you know|can you tell me)\b[\s,]*)*"
+_RULES: tuple[tuple[re.Pattern[str], Wanted], ...] = tuple(
+    (re.compile(_LEAD + pattern, re.IGNORECASE), wanted)
+    for pattern, wanted in (
+        (r"(?:since |until |till |by )?when\b", Wanted.TIME),
+        (r"(?:in |on |at )?what (?:year|date|day|month|time)\b", Wanted.TIME),
+        (r"(?:how long ago)\b", Wanted.TIME),
+        (r"(?:for )?how long\b", Wanted.DURATION),
+        (r"(?:roughly |approximately |about )?how (?:many|much)\b", Wanted.COUNT),
+        (r"(?:what|which) (?:number|share|percentage|proportion) of\b", Wanted.COUNT),
+        (r"(?:who|whom|whose)\b", Wanted.PERSON),
+        (r"(?:to |from |in |at )?where\b", Wanted.PLACE),
+        (r"(?:in |to |from |at |near )(?:which|what) (?:village|town|city|country|countries|province|region|"
+         r"district|place|capital|state)\b", Wanted.PLACE),
+        (r"why\b", Wanted.REASON),
+        (r"(?:for )?what (?:reason|purpose|motive|justification|grounds?)\b", Wanted.REASON),
+        (r"(?:what|how) (?:did|does|do|has|have|had|will|would|was|is)\b[^?]*?\b(?:say|said|tell|told|state|"
+         r"stated|declare|declared|describe|described|call|called|characteri[sz]e|characteri[sz]ed|"
+         r"respond|responded|react|reacted|reply|replied|comment|commented|claim|claimed|add|added|"
+         r"announce|announced|explain|explained|warn|warned|report|reported|accuse|accused)\b", Wanted.SPEECH),
+    )
+)
+# What follows a question word and names the asked thing: "how many *troops* ...", "which
+# *country* ...", "what was the *turnout* ...", "who *chairs* ...", "what did Putin *present* ...".
+_AUX = (r"(?:is|was|are|were|did|does|do|has|have|had|will|would|could|can|should|may|might)")
+_STOP = frozenset(
+    "is was are were did does do has have had will would could can should may might be been "
+    "the a an of in on at to for from by with about over under into during after before and or "
+    "that this these those there it its their his her who whom whose which what when where why how among "
+    "between than as".split()
+)
+_FOCUS_RULES = tuple(
+    re.compile(_LEAD + pattern, flags)
+    for pattern, flags in (
+        (r"(?:roughly |approximately |about )?how (?:many|much)\s+(?P<words>.+)", re.IGNORECASE),
+        (r"(?:what|who|which) (?:is|was|are|were) (?:the|a|an) (?P<words>.+)", re.IGNORECASE),
+        (rf"(?:in |to |from |at |near |for |under )?(?:which|what) (?!{_AUX}\b)(?P<words>.+)", re.IGNORECASE),
+        (rf"(?i:who) (?!{_AUX}\b)(?P<verb>[a-z]\w+)", 0),
+        # "What did Putin present": the verb after a named subject (capitalised, so case matters here).
+        (r"(?i:what|how) (?i:did|does|do|will|would) (?:the )?(?:[A-Z][\w’'.-]*\s+)+(?P<verb>[a-z]\w+)", 0),
+    )
+)
+_MAX_FOCUS_WORDS = 2
+
+
+def _focus(text: str, wanted: Wanted) -> tuple[str, ...]:
+    if wanted is Wanted.SPEECH:
+        return ()  # who spoke is context; what was said is the answer type's business
+    for rule in _FOCUS_RULES:
+        found = rule.search(text)
+        if not found:
+            continue
+        if found.groupdict().get("verb"):
+            return (found.group("verb"),)
+        words: list[str] = []
+        for word in re.findall(r"[\w’'-]+", found.group("words")):
+            folded = word.casefold()
+            if folded in _STOP or (words and (folded.endswith("ed") or folded in IRREGULAR_PAST)):
+                break  # the asked thing's name ends where its verb or a preposition begins
+            words.append(word)
+        return tuple(words[-_MAX_FOCUS_WORDS:])  # the head of a noun phrase is its last word
+    return ()
+
+
+def shape(question: str) -> Asked:
+    """What `question` asks for (see the module docstring)."""
+    text = question.strip()
+    wanted = next((w for pattern, w in _RULES if pattern.search(text)), Wanted.ANY)
+    return Asked(wanted, _focus(text, wanted))
