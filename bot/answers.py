@@ -31,7 +31,7 @@ The thresholds were calibrated on the development set (README: "Answer quality")
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.corpus.articles import Document
@@ -46,7 +46,13 @@ HEDGED_NOTE = "Nothing in the corpus answers that for certain. The closest passa
 MIN_MATCHED_TERMS = 2  # an excerpt must hold two of the question's terms (or its only one)
 SCORE_WEIGHT = 1.0  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score) ...
 TYPE_WEIGHT = 0.25  # ... + TYPE_WEIGHT when the excerpt holds what the question asks for
+# (for a time, a count or a duration, whose presence a pattern tells for sure, STRICT_TYPE_WEIGHT:
+# an excerpt without a number does not answer "how many" however many of the question's words it holds)
+STRICT_TYPE_WEIGHT = 1.0
 FOCUS_WEIGHT = 0.25  # ... + FOCUS_WEIGHT times the share of the asked thing's words it holds
+CONTEXT_WEIGHT = 0.4  # a word only the question's scene-setting clause holds counts this much
+BACKWARD_COST = 0.03  # a window whose second sentence holds more of the question than its first ranks lower:
+# news text puts the answer after the sentence that names its subject, not before
 HEDGE_MATCH = 0.2  # below this share of the question's weight, not even a hedged answer
 CANDIDATES_PER_EXCERPT = 4  # passages ranked per excerpt wanted, to survive de-duplication
 DUPLICATE_OVERLAP = 0.8  # excerpts sharing this share of the shorter one's terms are shown once
@@ -106,9 +112,10 @@ def answer_question(
     hits = library.search(query, wanted * CANDIDATES_PER_EXCERPT)
     top_score = hits[0].score if hits else 1.0
     names = _names(question, query)
-    asked_about = _Asked(asked, focus, question.casefold())
+    weights = _weights(asked, query)
+    asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0)
     candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
-    candidates.sort(key=lambda e: -_rank_score(e, top_score))
+    candidates.sort(key=lambda e: -_rank_score(e, top_score, asked.wanted))
     least_terms = min(MIN_MATCHED_TERMS, len(query.weights))
     excerpts: list[Excerpt] = []
     seen: list[frozenset[str]] = []
@@ -130,12 +137,14 @@ def answer_question(
     return Answer(question, query.terms, tuple(shown), more=len(excerpts) > offset + limit, hedged=hedged)
 
 
-def _rank_score(excerpt: Excerpt, top_score: float) -> float:
+def _rank_score(excerpt: Excerpt, top_score: float, wanted: Wanted) -> float:
     """How excerpts are ordered (see the module docstring)."""
-    return (excerpt.match + SCORE_WEIGHT * excerpt.score / top_score + TYPE_WEIGHT * excerpt.fits
+    type_weight = STRICT_TYPE_WEIGHT if wanted in _STRICT_TYPES else TYPE_WEIGHT
+    return (excerpt.match + SCORE_WEIGHT * excerpt.score / top_score + type_weight * excerpt.fits
             + FOCUS_WEIGHT * excerpt.focus - UNFINISHED_COST * (not _FINISHED.search(excerpt.text)))
 
 
+_STRICT_TYPES = frozenset({Wanted.TIME, Wanted.COUNT, Wanted.DURATION})
 _FINISHED = re.compile(r"[.!?…][\"'”’»)\]]*\s*$|[\"”’»]\s*$")
 
 
@@ -158,6 +167,8 @@ class _Asked:
     shape: Asked
     focus: frozenset[str]  # index terms of the asked thing's words
     question: str  # case-folded, to tell new numbers, dates and names from the question's own
+    weights: Mapping[str, float]  # each question term's weight (the scene's words count less)
+    total: float  # their sum
 
 
 def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: frozenset[str]) -> Excerpt:
@@ -171,7 +182,10 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     first_own = 1 if before else 0
     last_own = first_own + len(sentences) - 1
     found = _terms_found(text, spans[0][0], spans[-1][1], query)
-    total = query.total_weight or 1.0
+    total = asked.total
+
+    def sentence_weight(k: int) -> float:
+        return sum(asked.weights[t] for t in {f[2] for f in found if spans[k][0] <= f[0] and f[1] <= spans[k][1]})
 
     best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
     for i in range(len(spans)):
@@ -184,11 +198,13 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
                 if (crosses and not _belong_together(text, spans[i], spans[j])) or end - start > MAX_EXCERPT_CHARS:
                     continue
             held = {f[2] for f in found if start <= f[0] and f[1] <= end}
-            weight = sum(query.weights[t] for t in held)
+            weight = sum(asked.weights[t] for t in held)
             focus = len(held & asked.focus) / len(asked.focus) if asked.focus else 1.0
             fits = _fits(asked, text[start:end])
             score = (weight / total + TYPE_WEIGHT * fits + FOCUS_WEIGHT * focus
                      - LENGTH_COST * (end - start) / 100)
+            if j > i and sentence_weight(i) < sentence_weight(j):
+                score -= BACKWARD_COST
             if best is None or score > best[0] + 1e-9:
                 best = (score, start, end, weight, fits, focus)
     assert best is not None  # a passage always has at least one sentence
@@ -201,7 +217,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
         if following[1] - start <= MAX_EXCERPT_CHARS:
             end = following[1]
             held = {f[2] for f in found if start <= f[0] and f[1] <= end}
-            weight = sum(query.weights[t] for t in held)
+            weight = sum(asked.weights[t] for t in held)
             fits = _fits(asked, text[start:end])
     held_found = [f for f in found if start <= f[0] and f[1] <= end]
     marks = _merged((f_start - start, f_end - start) for f_start, f_end, _ in held_found)
@@ -220,6 +236,22 @@ def _merged(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
         else:
             merged.append((start, end))
     return tuple(merged)
+
+
+def _weights(asked: Asked, query: Query) -> dict[str, float]:
+    """The question's term weights, those only its scene-setting clause holds counting less."""
+    if not asked.context:
+        return dict(query.weights)
+    scene = {query.corrections.get(term, term) for term in analysis.terms(asked.context)}
+    asking = {query.corrections.get(term, term) for term in analysis.terms(asked_text(query.text, asked))}
+    return {term: weight * (CONTEXT_WEIGHT if term in scene and term not in asking else 1.0)
+            for term, weight in query.weights.items()}
+
+
+def asked_text(question: str, asked: Asked) -> str:
+    """The question without its scene-setting clause."""
+    at = question.find(asked.context)
+    return question[at + len(asked.context):] if asked.context and at >= 0 else question
 
 
 def _focus_terms(asked: Asked, query: Query) -> frozenset[str]:

@@ -41,6 +41,7 @@ class Asked:
 
     wanted: Wanted
     focus: tuple[str, ...] = ()
+    context: str = ""  # a leading clause that sets the scene ("After X happened, ..."; "X happened; ...")
 
 
 # Leading words that do not change what is asked ("And when did ...", "So, who ...").
@@ -108,8 +109,23 @@ def _focus(text: str, wanted: Wanted) -> tuple[str, ...]:
     return ()
 
 
+# A question may first set the scene and then ask: "The 2020 truce put peacekeepers on the
+# corridor; what did the protesters demand?", "After the war ended, who ...?". The scene is
+# context the answer need not restate; the asking clause is what the answer must hold.
+_SCENE = re.compile(
+    r"^(?P<scene>[^;?]+;)\s*|^(?P<lead>(?:after|before|following|since|once|while|although|though|as|besides|"
+    r"apart from|aside from|given that|in the wake of)\b[^,?;]{3,},)\s*",
+    re.IGNORECASE,
+)
+
+
 def shape(question: str) -> Asked:
     """What `question` asks for (see the module docstring)."""
     text = question.strip()
+    context = ""
+    scene = _SCENE.match(text)
+    if scene and text[scene.end():].strip():
+        context = (scene.group("scene") or scene.group("lead")).rstrip(";,")
+        text = text[scene.end():]
     wanted = next((w for pattern, w in _RULES if pattern.search(text)), Wanted.ANY)
-    return Asked(wanted, _focus(text, wanted))
+    return Asked(wanted, _focus(text, wanted), context)
