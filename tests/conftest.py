@@ -70,7 +70,7 @@ def make_library(documents: dict[str, str], engine: str | None = None) -> Librar
                  url=f"https://example.org/{doc_id}", text=text)
         for doc_id, text in documents.items()
     ]
-    return Library(values) if engine is None else Library(values, engine=engine)
+    return Library.from_documents(values) if engine is None else Library.from_documents(values, engine=engine)
 
 
 # The ranking engines a Library can be built with, when it offers a choice (bot.retrieval.library.ENGINES);

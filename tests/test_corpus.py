@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.corpus.articles import CorpusError, Document, load_corpus, parse_document
+from bot.corpus.articles import CorpusError, Document, SkipReason, list_corpus, load_corpus, parse_document
 from bot.retrieval.library import load_library
 
 LIMIT = 100_000
@@ -117,6 +117,33 @@ def test_folder_loads_md_and_txt_files_in_name_order_with_ids_from_file_names(wr
     assert [d.doc_id for d in loaded.documents] == ["a-article", "b-article"]
     assert loaded.problems == ()
     assert loaded.documents[1].title == "Plain title"
+    # what is not an article is noted, not a problem: hidden files pass without a note
+    assert [(Path(s.path).name, s.reason) for s in loaded.skipped] == [
+        ("README", SkipReason.UNSUPPORTED_TYPE), ("notes.pdf", SkipReason.UNSUPPORTED_TYPE),
+        ("sub", SkipReason.SUBFOLDER)]
+    assert str(loaded.skipped[-1]).endswith("sub: skipped, a subfolder: only the files directly in the corpus "
+                                            "folder are read")
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_with_a_note(write_corpus):
+    folder = write_corpus({"good.md": GOOD})
+    try:
+        (folder / os.fsdecode(b"caf\xe9.md")).write_text(GOOD, encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system accepts only UTF-8 names")
+    loaded = load(folder)
+    assert [d.doc_id for d in loaded.documents] == ["good"] and loaded.problems == ()
+    (note,) = loaded.skipped
+    assert note.reason is SkipReason.UNREADABLE_NAME and "rename" in str(note)
+
+
+def test_listing_names_the_article_files_in_order_with_what_the_cache_compares(write_corpus):
+    folder = write_corpus({"b.txt": "B\n\nText b.\n", "a.md": GOOD, "c.jpg": b"\xff"})
+    listing = list_corpus(folder)
+    assert [(f.name, f.doc_id) for f in listing.files] == [("a.md", "a"), ("b.txt", "b")]
+    assert listing.files[0].size == len(GOOD.encode()) and listing.files[0].mtime_ns > 0
+    assert [Path(s.path).name for s in listing.skipped] == ["c.jpg"] and listing.problems == ()
+    assert list_corpus(folder / "missing").problems[0].fatal
 
 
 def test_upper_case_suffix_is_an_article_too(write_corpus):

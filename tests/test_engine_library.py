@@ -15,7 +15,7 @@ from conftest import CORPUS, DEFAULTS
 def pair(request):
     documents = load_corpus(CORPUS, max_file_bytes=DEFAULTS.max_file_bytes).documents
     expected = [p for d in documents for p in split_passages(d)]
-    return Library(documents, engine=request.param), expected, documents
+    return Library.from_documents(documents, engine=request.param), expected, documents
 
 
 def test_passages_are_those_of_split_passages_in_order(pair):
@@ -35,7 +35,7 @@ def test_lookup_by_id_key_and_document(pair):
         assert library.passage_by_key(passage_key(passage.passage_id)) == passage
     for document in documents:
         assert library.passages_of(document.doc_id) == [p for p in expected if p.doc_id == document.doc_id]
-        assert library.documents[document.doc_id] is document
+        assert library.documents[document.doc_id] == document
     for missing in ("nope:1", f"{documents[0].doc_id}:0", f"{documents[0].doc_id}:999", f"{documents[0].doc_id}:01",
                     "no-colon", f"{documents[0].doc_id}:x"):
         assert library.passage(missing) is None
@@ -54,7 +54,7 @@ def test_documents_mapping(pair):
 
 def test_an_empty_library_is_refused():
     with pytest.raises(ValueError):
-        Library([])
+        Library.from_documents([])
 
 
 def test_a_repeated_document_id_keeps_the_old_behaviour():
@@ -62,8 +62,8 @@ def test_a_repeated_document_id_keeps_the_old_behaviour():
 
     first = Document("same", "First", "Wire", None, None, "Russia deployed border guards.")
     second = Document("same", "Second", "Wire", None, None, "Armenia asked for help.\n\nA second paragraph here.")
-    library = Library([first, second])
-    assert library.documents["same"] is second and len(library.documents) == 1
+    library = Library.from_documents([first, second])
+    assert library.documents["same"] == second and len(library.documents) == 1
     assert [p.text for p in library.passages_of("same")] == [
         "Russia deployed border guards.", "Armenia asked for help.", "A second paragraph here."]
     assert len(library.passages) == 3

@@ -84,7 +84,7 @@ def test_idf_and_document_frequency_match(engines):
 
 def test_the_seed_corpus_gets_the_same_answers_from_both_engines():
     documents = load_corpus(CORPUS, max_file_bytes=DEFAULTS.max_file_bytes).documents
-    by_engine = {engine: Library(documents, engine=engine) for engine in ("rank-bm25", "sparse")}
+    by_engine = {engine: Library.from_documents(documents, engine=engine) for engine in ("rank-bm25", "sparse")}
     for question in questions():
         answers = [answer_question(library, question, limit=3, min_match=DEFAULTS.min_match)
                    for library in by_engine.values()]
@@ -95,14 +95,14 @@ def test_the_seed_corpus_gets_the_same_answers_from_both_engines():
 def test_auto_uses_rank_bm25_for_small_corpora_and_sparse_for_large_ones():
     library = make_library({"a": "Russia deployed border guards in Syunik."})
     assert library.engine == "rank-bm25"
-    assert Library(list(library.documents.values()), sparse_from=1).engine == "sparse"
+    assert Library.from_documents(list(library.documents.values()), sparse_from=1).engine == "sparse"
     with pytest.raises(ValueError, match="unknown engine"):
-        Library(list(library.documents.values()), engine="fast")
+        Library.from_documents(list(library.documents.values()), engine="fast")
 
 
 def test_one_passage_corpus_with_the_sparse_engine():
     library = make_library({"only": "Russia deployed border guards in Syunik."})
-    sparse = Library(list(library.documents.values()), engine="sparse")
+    sparse = Library.from_documents(list(library.documents.values()), engine="sparse")
     hits = sparse.search(sparse.query("Why are there border guards in Syunik?"), 10)
     assert [h.passage.passage_id for h in hits] == ["only:1"] and hits[0].score > 0
     assert sparse.search(sparse.query("Who painted the Mona Lisa?"), 10) == []

@@ -48,8 +48,8 @@ def answers(library: Library) -> list[list[tuple[str, float]]]:
 def same_as_fresh(opened: index_cache.Opened, folder: Path) -> None:
     """The cached index serves what an index built now from the folder serves."""
     loaded = load_corpus(folder, max_file_bytes=LIMIT)
-    fresh = Library(loaded.documents, engine="sparse")
-    cached = Library.from_index(opened.index, engine="sparse", weights=opened.weights)
+    fresh = Library.from_documents(loaded.documents, engine="sparse")
+    cached = Library(opened.index, engine="sparse", weights=opened.weights)
     assert list(cached.passages) == list(fresh.passages)
     assert list(cached.documents.values()) == list(loaded.documents)
     assert answers(cached) == answers(fresh)
@@ -66,7 +66,7 @@ def test_second_start_reads_and_analyzes_no_article(folder, tmp_path, monkeypatc
     def forbidden(*args, **kwargs):
         raise AssertionError("an article was read or analyzed")
 
-    monkeypatch.setattr(articles, "_load_file", forbidden)
+    monkeypatch.setattr(articles, "read_article", forbidden)
     monkeypatch.setattr(analysis, "terms", forbidden)
     second = open_(folder, cache)
     assert (second.how, second.analyzed, second.reused) == ("cached", 0, 5)
@@ -89,7 +89,7 @@ def test_adding_changing_and_removing_articles_analyzes_only_those(folder, tmp_p
     assert (changed.how, changed.analyzed, changed.reused) == ("updated", 1, 4)
     same_as_fresh(changed, folder)
     # the term only the removed article held is gone from the vocabulary
-    vocabulary = Library.from_index(changed.index, engine="sparse")._ranker.document_frequency
+    vocabulary = Library(changed.index, engine="sparse")._ranker.document_frequency
     assert "zorblat" not in vocabulary and vocabulary["quxif"] == 1
 
 
@@ -103,6 +103,32 @@ def test_problem_files_are_reported_as_the_loader_reports_them(folder, tmp_path)
         opened = open_(folder, cache)
         same_as_fresh(opened, folder)
         assert len(opened.problems) == 4
+
+
+def test_which_files_are_articles_is_decided_in_one_place_for_both_paths(folder, tmp_path, monkeypatch):
+    """The cached path lists and selects the files as the plain loader does: change the rule once
+    (here, .txt no longer counts) and both follow it."""
+    (folder / "plain.txt").write_text(article("Plain", "Text about Gyumri and its base."), encoding="utf-8")
+    (folder / "sub").mkdir()
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8")
+    assert "plain" in {d.doc_id for d in load_corpus(folder, max_file_bytes=LIMIT).documents}
+    monkeypatch.setattr(articles, "SUFFIXES", (".md",))
+    loaded = load_corpus(folder, max_file_bytes=LIMIT)
+    assert "plain" not in {d.doc_id for d in loaded.documents}
+    assert {Path(s.path).name for s in loaded.skipped} == {"plain.txt", "sub", "photo.jpg"}
+    opened = open_(folder, tmp_path / "cache")
+    same_as_fresh(opened, folder)
+
+
+def test_a_file_whose_name_is_not_utf8_does_not_break_the_cache(folder, tmp_path):
+    try:
+        (folder / os.fsdecode(b"caf\xe9.md")).write_text(article("Cafe", "Text."), encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system accepts only UTF-8 names")
+    for how in ("built", "cached"):
+        opened = open_(folder, tmp_path / "cache")
+        assert opened.how == how
+        same_as_fresh(opened, folder)
 
 
 def test_nothing_usable_raises_the_loaders_error(tmp_path):
@@ -208,7 +234,7 @@ def test_load_library_with_a_cache_answers_as_without(folder, tmp_path):
 
 def test_an_old_index_folder_stays_usable_after_a_rebuild(folder, tmp_path):
     cache = tmp_path / "cache"
-    old = Library.from_index(open_(folder, cache).index, engine="sparse")
+    old = Library(open_(folder, cache).index, engine="sparse")
     before = answers(old)
     os.utime(next(folder.iterdir()), ns=(1, 1))  # "changed": a new index folder is written
     assert open_(folder, cache).how == "updated"
@@ -227,5 +253,5 @@ def test_one_index_folder_is_kept_and_concurrent_opens_build_once(folder, tmp_pa
     (place,) = cache.iterdir()
     assert len([p for p in place.iterdir() if p.name.startswith("index-")]) == 1
     for o in opened:  # libraries opened before the update still serve (their files are unlinked, not gone)
-        same = Library.from_index(o.index, engine="sparse", weights=o.weights)
+        same = Library(o.index, engine="sparse", weights=o.weights)
         assert len(answers(same)) == len(questions())

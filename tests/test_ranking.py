@@ -38,7 +38,9 @@ def library(engine) -> Library:
     """The seed corpus, ranked by this test's engine (built once per engine)."""
     if engine not in _seed_libraries:
         documents = load_corpus(CORPUS, max_file_bytes=DEFAULTS.max_file_bytes).documents
-        _seed_libraries[engine] = Library(documents) if engine is None else Library(documents, engine=engine)
+        _seed_libraries[engine] = (
+            Library.from_documents(documents) if engine is None else Library.from_documents(documents, engine=engine)
+        )
     return _seed_libraries[engine]
 
 
@@ -194,4 +196,4 @@ def test_empty_corpus_cannot_be_ranked_and_says_why():
 
 def test_empty_library_is_refused(engine):
     with pytest.raises(ValueError):
-        Library([]) if engine is None else Library([], engine=engine)
+        Library.from_documents([]) if engine is None else Library.from_documents([], engine=engine)

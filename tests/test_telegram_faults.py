@@ -51,7 +51,7 @@ async def test_a_failed_send_is_not_repeated_the_user_gets_an_apology_and_the_bo
     assert apology.result["text"] == th.APOLOGY
     assert len(attempts(tg, first)) == 1  # the failed answer was not sent again
     assert "[1] " in answer.result["text"]
-    [logged] = [r for r in caplog.records if r.name == "bot.telegram.handlers" and r.levelno >= logging.WARNING]
+    [logged] = [r for r in caplog.records if r.name == "bot.telegram.sending" and r.levelno >= logging.WARNING]
     message = logged.getMessage()
     assert f"update {first['update_id']} failed" in message and QUESTION not in message
 

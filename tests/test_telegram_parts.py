@@ -15,7 +15,16 @@ import pytest
 from telegram import Update
 
 from bot.telegram.access import AccessPolicy, RateLimit
-from bot.telegram.handlers import question_text, route
+from bot.telegram.routing import (
+    EmptyAsk,
+    MoreQuotes,
+    Question,
+    ShowPassage,
+    UnknownCommand,
+    parse_button,
+    question_text,
+    route,
+)
 from bot.telegram.service import ChatOrderedProcessor, SecretFilter, ServiceConfig, webhook_problem
 
 TOKEN = "123456789:AAHk3-secretPART_abcdefghijklmnop"
@@ -28,29 +37,55 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     ("text", "private", "replying", "expected"),
     [
-        ("Who met?", True, False, ("question", "Who met?")),
+        ("Who met?", True, False, Question("Who met?")),
         ("Who met?", False, False, None),
-        ("Who met?", False, True, ("question", "Who met?")),
-        ("@Corpus_Test_Bot who met?", False, False, ("question", "who met?")),
-        ("who met, @corpus_test_bot?", False, False, ("question", "who met, ?")),
+        ("Who met?", False, True, Question("Who met?")),
+        ("@Corpus_Test_Bot who met?", False, False, Question("who met?")),
+        ("who met, @corpus_test_bot?", False, False, Question("who met, ?")),
         ("@corpus_test_bottle who met?", False, False, None),
-        ("/ask who met?", False, False, ("question", "who met?")),
-        ("/ask@corpus_test_bot who met?", False, False, ("question", "who met?")),
-        ("/ASK@CORPUS_TEST_BOT who met?", True, False, ("question", "who met?")),
+        ("/ask who met?", False, False, Question("who met?")),
+        ("/ask@corpus_test_bot who met?", False, False, Question("who met?")),
+        ("/ASK@CORPUS_TEST_BOT who met?", True, False, Question("who met?")),
         ("/ask@other_bot who met?", False, False, None),
         ("/ask@other_bot who met?", True, False, None),
-        ("/ask", False, False, ("empty_ask", "")),
-        ("/ask   @corpus_test_bot ", False, False, ("empty_ask", "")),
-        ("/asking who", True, False, ("unknown_command", "asking")),
-        ("/foo", True, False, ("unknown_command", "foo")),
+        ("/ask", False, False, EmptyAsk()),
+        ("/ask   @corpus_test_bot ", False, False, EmptyAsk()),
+        ("/asking who", True, False, UnknownCommand("asking")),
+        ("/foo", True, False, UnknownCommand("foo")),
         ("/foo", False, False, None),
-        ("/foo@corpus_test_bot", False, False, ("unknown_command", "foo")),
+        ("/foo@corpus_test_bot", False, False, UnknownCommand("foo")),
         ("/start@other_bot", False, True, None),
-        ("   ", True, False, ("question", "")),
+        ("   ", True, False, Question("")),
     ],
 )
 def test_route(text, private, replying, expected):
     assert route(text, private=private, bot_username="corpus_test_bot", replying_to_bot=replying) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("p:0a1b2c3d4e5f", ShowPassage("0a1b2c3d4e5f")),
+        ("p:", ShowPassage("")),  # a passage no corpus has: "no longer in the corpus"
+        ("more:3", MoreQuotes(3)),
+        ("more:200", MoreQuotes(200)),
+        ("more:201", None),  # past any offset the bot makes
+        ("more:0", None),
+        ("more:-1", None),
+        ("more:x", None),
+        ("garbage", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_button_data_is_read_back_or_refused(data, expected):
+    assert parse_button(data) == expected
+
+
+def test_button_data_round_trips_and_fits_telegram():
+    for button in (ShowPassage("0a1b2c3d4e5f"), MoreQuotes(3), MoreQuotes(200)):
+        assert parse_button(button.data) == button
+        assert len(button.data.encode()) <= 64  # Telegram's limit for callback_data
 
 
 def test_question_text_strips_the_command_and_mentions_only():

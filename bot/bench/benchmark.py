@@ -93,7 +93,7 @@ def _open(folder: Path, cache: Path, engine: str) -> tuple[object, object]:
     from bot.retrieval.library import Library
 
     opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
-    library = Library.from_index(opened.index, engine=engine, weights=opened.weights)
+    library = Library(opened.index, engine=engine, weights=opened.weights)
     return library, opened
 
 

@@ -21,14 +21,23 @@ substring of it.
 
 Loading never stops at the first bad file: each problem becomes a
 `CorpusProblem` naming the file and what to do, and the good files still load.
+
+Which files are articles, in which order, and with which problems is decided here once
+(`list_corpus`, then `select_articles`), for the plain loader (`load_corpus`) and for the
+index cache (`bot.retrieval.index_cache`, which reads only the files that changed) alike.
+Entries that are not articles come back as `SkippedFile` notes with a `SkipReason`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 SUFFIXES = (".md", ".txt")
 HEADER_KEYS = ("title", "publisher", "published", "url", "note")
@@ -64,7 +73,8 @@ class CorpusProblem:
 @dataclass(frozen=True, slots=True)
 class LoadedCorpus:
     documents: tuple[Document, ...]
-    problems: tuple[CorpusProblem, ...]
+    problems: tuple[CorpusProblem, ...]  # files that are articles but cannot be loaded; a fatal one
+    skipped: tuple[SkippedFile, ...] = ()  # folder entries that are not articles
 
     @property
     def usable(self) -> bool:
@@ -148,82 +158,216 @@ def _title_from_text(doc_id: str, body: str) -> tuple[str, str]:
     return doc_id.replace("_", " ").replace("-", " ").strip() or doc_id, body
 
 
-def load_corpus(folder: Path, *, max_file_bytes: int) -> LoadedCorpus:
-    """Read every article file in `folder` (not recursive); collect problems instead of raising."""
-    problems: list[CorpusProblem] = []
+# --- the corpus folder: which files are articles, in which order, with which problems ---------
+
+
+class SkipReason(enum.Enum):
+    """Why a folder entry is not read as an article (`SkippedFile`)."""
+
+    UNSUPPORTED_TYPE = "not an article file: only .md and .txt files are read"
+    SUBFOLDER = "a subfolder: only the files directly in the corpus folder are read"
+    UNREADABLE_NAME = "its name is not valid UTF-8; rename it"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A folder entry that is not an article, and why: a note for the user, not a problem."""
+
+    path: str
+    reason: SkipReason
+
+    def __str__(self) -> str:
+        return f"{self.path}: skipped, {self.reason.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFile:
+    """A file in the corpus folder that counts as an article (it may still fail to load)."""
+
+    path: Path
+    size: int  # as listed (-1: unknown)
+    mtime_ns: int  # as listed (-1: unknown)
+    is_link: bool  # a link's target can change while the folder listing stays the same
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def doc_id(self) -> str:
+        """The article's id: the file name without its suffix (a.md and a.txt would clash)."""
+        return self.path.stem
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusListing:
+    """What a corpus folder holds: its article files in name order, the entries skipped and why,
+    and the fatal problem of a folder that cannot be listed."""
+
+    folder: Path
+    files: tuple[ArticleFile, ...]
+    skipped: tuple[SkippedFile, ...]
+    problems: tuple[CorpusProblem, ...] = ()  # fatal: no folder to list
+
+
+def list_corpus(folder: Path) -> CorpusListing:
+    """The article files of `folder` (not recursive), with size and modification time, and the
+    entries that are not articles. Hidden entries (a leading '.') are passed over without a note:
+    systems and editors leave them there."""
     if not folder.exists():
-        return LoadedCorpus((), (CorpusProblem(str(folder), "the corpus folder does not exist; create it and "
-                                               "put article files (.md or .txt) in it, or set BOT_CORPUS_DIR", True),))
+        return CorpusListing(folder, (), (), (CorpusProblem(str(folder), "the corpus folder does not exist; create "
+                                               "it and put article files (.md or .txt) in it, or set BOT_CORPUS_DIR",
+                                               True),))
     if not folder.is_dir():
-        return LoadedCorpus((), (CorpusProblem(str(folder), "is not a folder; set BOT_CORPUS_DIR to the folder "
-                                               "that holds the article files", True),))
-    root = folder.resolve()
-    documents: list[Document] = []
-    loaded_from: dict[str, Path] = {}  # doc_id -> file: ids must be unique (a.md and a.txt clash)
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in SUFFIXES:
+        return CorpusListing(folder, (), (), (CorpusProblem(str(folder), "is not a folder; set BOT_CORPUS_DIR to "
+                                               "the folder that holds the article files", True),))
+    files: list[ArticleFile] = []
+    skipped: list[SkippedFile] = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            path = folder / name
+            if not _readable_name(name):
+                skipped.append(SkippedFile(str(path), SkipReason.UNREADABLE_NAME))
+            elif Path(name).suffix.lower() in SUFFIXES:
+                files.append(_article_file(path, entry))
+            elif _is_dir(entry):
+                skipped.append(SkippedFile(str(path), SkipReason.SUBFOLDER))
+            else:
+                skipped.append(SkippedFile(str(path), SkipReason.UNSUPPORTED_TYPE))
+    files.sort(key=lambda f: f.name)
+    skipped.sort(key=lambda f: f.path)
+    return CorpusListing(folder, tuple(files), tuple(skipped))
+
+
+def _readable_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")  # a name that is not UTF-8 on disk arrives with lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _article_file(path: Path, entry: os.DirEntry[str]) -> ArticleFile:
+    try:
+        is_link = entry.is_symlink()
+        status = entry.stat(follow_symlinks=False)
+    except OSError:
+        return ArticleFile(path, -1, -1, False)
+    return ArticleFile(path, status.st_size, status.st_mtime_ns, is_link)
+
+
+Source = TypeVar("Source")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection(Generic[Source]):
+    """The articles of a listing that load, as whatever the reader made of them, and the problems."""
+
+    files: tuple[ArticleFile, ...]  # the files whose articles load, in order
+    sources: tuple[Source, ...]  # what the reader made of each
+    problems: tuple[CorpusProblem, ...]
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.sources)
+
+
+def select_articles(
+    listing: CorpusListing, read: Callable[[ArticleFile], Source | CorpusProblem]
+) -> Selection[Source]:
+    """The rules that decide what a corpus is, whoever reads the files (`read_article`, or the index
+    cache, which reads only the changed ones): the listed files in order; a file that fails is a
+    problem and the others still load; two files with one id load only the first; and when nothing
+    loads, a fatal problem that names every bad file."""
+    if listing.problems:
+        return Selection((), (), listing.problems)
+    files: list[ArticleFile] = []
+    sources: list[Source] = []
+    problems: list[CorpusProblem] = []
+    loaded_from: dict[str, ArticleFile] = {}  # doc_id -> file: ids must be unique (a.md and a.txt clash)
+    for file in listing.files:
+        source = read(file)
+        if isinstance(source, CorpusProblem):
+            problems.append(source)
             continue
-        document = _load_file(path, root, max_file_bytes, problems)
-        if document is None:
-            continue
-        if document.doc_id in loaded_from:
-            problems.append(CorpusProblem(str(path), f"has the same name as {loaded_from[document.doc_id].name} "
+        if file.doc_id in loaded_from:
+            problems.append(CorpusProblem(str(file.path), f"has the same name as {loaded_from[file.doc_id].name} "
                                           "apart from its suffix, so both would be article "
-                                          f"{document.doc_id!r}; rename or remove one of them"))
+                                          f"{file.doc_id!r}; rename or remove one of them"))
             continue
-        loaded_from[document.doc_id] = path
-        documents.append(document)
-    if not documents and not problems:
+        loaded_from[file.doc_id] = file
+        files.append(file)
+        sources.append(source)
+    folder = listing.folder
+    if not sources and not problems:
         problems.append(CorpusProblem(str(folder), "the corpus folder has no .md or .txt files; add articles "
                                       "(see 'Corpus format' in README.md)", True))
-    elif not documents:
+    elif not sources:
         # One line that names every bad file, since callers may show only this fatal problem.
-        files = "; ".join(f"{Path(p.path).name} {p.message}" for p in problems)
-        problems.append(CorpusProblem(str(folder), f"no file in the corpus folder could be loaded; fix them: {files}",
+        names = "; ".join(f"{Path(p.path).name} {p.message}" for p in problems)
+        problems.append(CorpusProblem(str(folder), f"no file in the corpus folder could be loaded; fix them: {names}",
                                       True))
-    return LoadedCorpus(tuple(documents), tuple(problems))
+    return Selection(tuple(files), tuple(sources), tuple(problems))
 
 
-def _load_file(path: Path, root: Path, max_file_bytes: int, problems: list[CorpusProblem]) -> Document | None:
-    def problem(message: str) -> None:
-        problems.append(CorpusProblem(str(path), message))
+def raise_if_unusable(problems: Sequence[CorpusProblem]) -> None:
+    """Raise CorpusError, worded by the fatal problem, when `problems` has one."""
+    fatal = next((p for p in problems if p.fatal), None)
+    if fatal is not None:
+        raise CorpusError(str(fatal))
+
+
+def load_corpus(folder: Path, *, max_file_bytes: int) -> LoadedCorpus:
+    """Read every article file in `folder` (not recursive); collect problems instead of raising."""
+    listing = list_corpus(folder)
+    root = folder.resolve()
+    selection = select_articles(listing, lambda file: read_article(file, root, max_file_bytes=max_file_bytes))
+    return LoadedCorpus(selection.sources, selection.problems, listing.skipped)
+
+
+def read_article(file: ArticleFile, root: Path, *, max_file_bytes: int) -> Document | CorpusProblem:
+    """One article file as a Document, or the problem that keeps it out (`root`: the corpus folder,
+    resolved; a link may point only inside it)."""
+    path = file.path
+
+    def problem(message: str) -> CorpusProblem:
+        return CorpusProblem(str(path), message)
 
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError):
-        problem("is a broken link; remove it or point it at a file inside the corpus folder")
-        return None
+        return problem("is a broken link; remove it or point it at a file inside the corpus folder")
     if not resolved.is_relative_to(root):
-        problem(f"is a link to {resolved}, outside the corpus folder; copy the file into the folder instead")
-        return None
+        return problem(f"is a link to {resolved}, outside the corpus folder; copy the file into the folder instead")
     if not resolved.is_file():
-        problem("is not a regular file; remove it from the corpus folder")
-        return None
+        return problem("is not a regular file; remove it from the corpus folder")
     size = resolved.stat().st_size
     if size > max_file_bytes:
-        problem(f"is {size:,} bytes, over the {max_file_bytes:,}-byte limit; split the article or raise "
-                "BOT_MAX_FILE_BYTES")
-        return None
+        return problem(f"is {size:,} bytes, over the {max_file_bytes:,}-byte limit; split the article or raise "
+                       "BOT_MAX_FILE_BYTES")
     if size == 0:
-        problem("is empty; add the article text or delete the file")
-        return None
+        return problem("is empty; add the article text or delete the file")
     try:
         raw = resolved.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
-        problem(f"is not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8")
-        return None
+        return problem(f"is not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8")
     except OSError as error:
-        problem(f"cannot be read ({error.strerror}); check its permissions")
-        return None
+        return problem(f"cannot be read ({error.strerror}); check its permissions")
     if "\x00" in raw:
-        problem("contains NUL bytes, so it is not a text file; remove it from the corpus folder")
-        return None
+        return problem("contains NUL bytes, so it is not a text file; remove it from the corpus folder")
     if not raw.strip():
-        problem("holds only white space; add the article text or delete the file")
-        return None
+        return problem("holds only white space; add the article text or delete the file")
     try:
-        return parse_document(path.stem, raw)
+        return parse_document(file.doc_id, raw)
     except DocumentFormatError as error:
-        problem(str(error))
-        return None
-
+        return problem(str(error))

@@ -33,7 +33,7 @@ import re
 import shutil
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -50,7 +50,15 @@ from bot.retrieval import bm25_sparse
 from bot.corpus import articles
 from bot.retrieval import index_arrays
 from bot.corpus import passages
-from bot.corpus.articles import CorpusError, CorpusProblem, Document, load_corpus
+from bot.corpus.articles import (
+    ArticleFile,
+    CorpusListing,
+    CorpusProblem,
+    Document,
+    list_corpus,
+    raise_if_unusable,
+    select_articles,
+)
 from bot.retrieval.index_arrays import PassageIndex, Reused
 from bot.retrieval.bm25_reference import B, DELTA, K1
 
@@ -111,36 +119,17 @@ def cache_place(cache_dir: Path, folder: Path) -> Path:
 # --- the corpus folder -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    name: str
-    size: int  # -1: a link, always loaded again (its target may change without the listing changing)
-    mtime_ns: int
-
-
-def _scan(folder: Path) -> list[_Entry]:
-    """The folder's article files, as `load_corpus` picks them, with size and modification time."""
-    entries = []
-    with os.scandir(folder) as listing:
-        for entry in listing:
-            name = entry.name
-            if name.startswith(".") or Path(name).suffix.lower() not in articles.SUFFIXES:
-                continue
-            try:
-                if entry.is_symlink():
-                    raise OSError
-                status = entry.stat()
-                entries.append(_Entry(name, status.st_size, status.st_mtime_ns))
-            except OSError:
-                entries.append(_Entry(name, -1, -1))
-    entries.sort(key=lambda e: e.name)
-    return entries
-
-
-def _fingerprint(entries: list[_Entry]) -> dict[str, list]:
-    """Files as columns (the manifest's form): names, sizes, modification times."""
-    return {"name": [e.name for e in entries], "size": [e.size for e in entries],
-            "mtime_ns": [e.mtime_ns for e in entries]}
+def _fingerprint(files: Iterable[ArticleFile]) -> dict[str, list]:
+    """Files as columns (the manifest's form): names, sizes, modification times. A link, or a file
+    that could not be looked at, has size and time -1: it is always read again (a link's target can
+    change without the listing changing)."""
+    columns: dict[str, list] = {"name": [], "size": [], "mtime_ns": []}
+    for file in files:
+        known = file.size >= 0 and not file.is_link
+        columns["name"].append(file.name)
+        columns["size"].append(file.size if known else -1)
+        columns["mtime_ns"].append(file.mtime_ns if known else -1)
+    return columns
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -152,11 +141,13 @@ def open_index(folder: Path, *, max_file_bytes: int, cache_dir: Path) -> Opened:
 
     Processes sharing a cache take turns (a file lock): a second bot started while the first
     builds the index waits, then finds it current instead of building it again."""
-    if not folder.is_dir():  # let the loader word the problem
-        _raise_fatal(load_corpus(folder, max_file_bytes=max_file_bytes).problems)
+    started = time.perf_counter()
+    listing = list_corpus(folder)
+    raise_if_unusable(listing.problems)  # no folder: nothing to cache
+    scanned = time.perf_counter() - started
     place = cache_place(cache_dir, folder)
     with _locked(place):
-        return _open_index(folder, place, max_file_bytes)
+        return _open_index(listing, place, max_file_bytes, scanned)
 
 
 @contextlib.contextmanager
@@ -174,20 +165,23 @@ def _locked(place: Path) -> Iterator[None]:
         yield
 
 
-def _open_index(folder: Path, place: Path, max_file_bytes: int) -> Opened:
-    timings: dict[str, float] = {}
+def _open_index(listing: CorpusListing, place: Path, max_file_bytes: int, scanned: float) -> Opened:
+    folder = listing.folder
+    timings: dict[str, float] = {"scan": scanned}
     started = time.perf_counter()
     key = cache_key(max_file_bytes)
-    entries = _scan(folder)
-    timings["scan"] = time.perf_counter() - started
     previous = _read(place, key)
-    timings["load"] = time.perf_counter() - started - timings["scan"]
-    if previous is not None and previous.files == _fingerprint(entries) and all(e.size >= 0 for e in entries):
+    timings["load"] = time.perf_counter() - started
+    fingerprint = _fingerprint(listing.files)
+    if previous is not None and previous.files == fingerprint and -1 not in fingerprint["size"]:
         problems = tuple(CorpusProblem(str(folder / name), message) for name, message in previous.problems)
         return Opened(previous.index, previous.weights, problems, "cached", 0, previous.index.document_count,
                       timings)
 
-    sources, problems, loaded_names = _sources(folder, entries, previous, max_file_bytes)
+    selection = select_articles(listing, _reader(folder, previous, max_file_bytes))
+    raise_if_unusable(selection.problems)
+    sources, problems, loaded = list(selection.sources), selection.problems, selection.files
+    del selection
     analyzed = sum(isinstance(s, Document) for s in sources)
     mark = time.perf_counter()
     index = index_arrays.assemble(sources, previous.index if previous else None)
@@ -196,10 +190,10 @@ def _open_index(folder: Path, place: Path, max_file_bytes: int) -> Opened:
     timings["analyze"] = time.perf_counter() - mark
     del sources, previous
     mark = time.perf_counter()
-    documents = _fingerprint([e for e in entries if e.name in loaded_names])
+    documents = _fingerprint(loaded)
     stored_problems = [[Path(p.path).name, p.message] for p in problems]
     try:
-        written = _write(place, key, _fingerprint(entries), documents, stored_problems, index, weights)
+        written = _write(place, key, fingerprint, documents, stored_problems, index, weights)
     except OSError as error:
         log.warning("cannot write the index cache in %s (%s); serving the index from memory", place, error)
     else:
@@ -207,53 +201,30 @@ def _open_index(folder: Path, place: Path, max_file_bytes: int) -> Opened:
     timings["write"] = time.perf_counter() - mark
     how = "updated" if analyzed < index.document_count else "built"
     log.debug("index of %s %s: %d articles analyzed, %d reused, %d passages, in %.1f s", folder, how, analyzed,
-             index.document_count - analyzed, index.size, time.perf_counter() - started)
+             index.document_count - analyzed, index.size, scanned + time.perf_counter() - started)
     return Opened(index, weights, tuple(problems), how, analyzed, index.document_count - analyzed, timings)
 
 
-def _raise_fatal(problems: tuple[CorpusProblem, ...]) -> None:
-    fatal = next((p for p in problems if p.fatal), None) or problems[-1]
-    raise CorpusError(str(fatal))
-
-
-def _sources(
-    folder: Path, entries: list[_Entry], previous: _Cached | None, max_file_bytes: int
-) -> tuple[list[Document | Reused], list[CorpusProblem], set[str]]:
-    """What `load_corpus` would load, as Reused (unchanged files the cache has) or Documents
-    (files read now), and the problems, worded and ordered as `load_corpus` words them."""
+def _reader(
+    folder: Path, previous: _Cached | None, max_file_bytes: int
+) -> Callable[[ArticleFile], Document | Reused | CorpusProblem]:
+    """Reads an article file for `select_articles`: Reused when the cache has the file as it is
+    now (same name, size and modification time), else read now (`read_article`)."""
     cached: dict[tuple[str, int, int], int] = {}
     if previous is not None:
         columns = previous.documents
         for d, file in enumerate(zip(columns["name"], columns["size"], columns["mtime_ns"])):
-            cached[file] = d
-        doc_ids = previous.index.doc_ids.all()
+            if file[1] >= 0:
+                cached[file] = d
     root = folder.resolve()
-    sources: list[Document | Reused] = []
-    problems: list[CorpusProblem] = []
-    loaded_from: dict[str, str] = {}  # doc_id -> file name
-    loaded_names: set[str] = set()
-    for entry in entries:
-        d = cached.get((entry.name, entry.size, entry.mtime_ns)) if entry.size >= 0 else None
-        source: Document | Reused | None
+
+    def read(file: ArticleFile) -> Document | Reused | CorpusProblem:
+        d = None if file.is_link else cached.get((file.name, file.size, file.mtime_ns))
         if d is not None:
-            source, doc_id = Reused(d), doc_ids[d]
-        else:
-            source = articles._load_file(folder / entry.name, root, max_file_bytes, problems)
-            if source is None:
-                continue
-            doc_id = source.doc_id
-        if doc_id in loaded_from:
-            problems.append(CorpusProblem(str(folder / entry.name), f"has the same name as {loaded_from[doc_id]} "
-                                          "apart from its suffix, so both would be article "
-                                          f"{doc_id!r}; rename or remove one of them"))
-            continue
-        loaded_from[doc_id] = entry.name
-        loaded_names.add(entry.name)
-        sources.append(source)
-    if not sources:
-        # Nothing usable: the loader words the fatal problem (and reads only bad files).
-        _raise_fatal(load_corpus(folder, max_file_bytes=max_file_bytes).problems)
-    return sources, problems, loaded_names
+            return Reused(d)
+        return articles.read_article(file, root, max_file_bytes=max_file_bytes)
+
+    return read
 
 
 # --- reading and writing ---------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The searchable library: documents split into passages, indexed, and searched.
 
-`Library` is built once from loaded documents and never changes; a reload
-builds a new one and swaps it in whole.
+`Library` is made over a `PassageIndex` (built from documents now, or opened from the index
+cache: `load_library` does either) and never changes; a reload builds a new one and swaps it in
+whole.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from bot.retrieval import analysis
 from bot.retrieval import index_arrays
 from bot.retrieval import spelling
 from bot.retrieval.bm25_sparse import SparseBm25
-from bot.corpus.articles import CorpusError, CorpusProblem, Document, load_corpus
+from bot.corpus.articles import CorpusProblem, Document, load_corpus, raise_if_unusable
 from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number, passage_key
 from bot.corpus.passages import Passage
 from bot.retrieval.bm25_reference import Bm25Ranker, Ranker
@@ -108,53 +108,29 @@ class Library:
     sparse engine from `sparse_from` passages on).
     """
 
-    def __init__(self, documents: Sequence[Document], *, engine: str = "auto", sparse_from: int = SPARSE_FROM) -> None:
-        if not documents:
-            raise ValueError("the library needs at least one document")
-        self._setup(index_arrays.build(documents), engine, sparse_from, None, list(documents))
-
-    @classmethod
-    def from_index(
-        cls,
+    def __init__(
+        self,
         index: PassageIndex,
         *,
         engine: str = "auto",
         sparse_from: int = SPARSE_FROM,
         weights: np.ndarray | None = None,
-    ) -> Library:
-        """A library over an existing index (`weights`: the sparse engine's posting weights, if stored)."""
-        if index.document_count == 0:
-            raise ValueError("the library needs at least one document")
-        library = cls.__new__(cls)
-        library._setup(index, engine, sparse_from, weights, None)
-        return library
-
-    def _setup(
-        self,
-        index: PassageIndex,
-        engine: str,
-        sparse_from: int,
-        weights: np.ndarray | None,
-        given: list[Document] | None,
     ) -> None:
+        """A library over `index` (`weights`: the sparse engine's posting weights, if stored)."""
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        if index.document_count == 0:
+            raise ValueError("the library needs at least one document")
         self._index = index
         doc_ids = index.doc_ids.all()
-        self._doc_ids = doc_ids
         self._positions = {doc_id: d for d, doc_id in enumerate(doc_ids)}  # a repeated id: the last one
-        self._repeated: dict[str, list[int]] = {}  # only Library(documents) can repeat an id
+        self._repeated: dict[str, list[int]] = {}  # only an index built from documents can repeat an id
         if len(self._positions) < len(doc_ids):
             for d, doc_id in enumerate(doc_ids):
                 self._repeated.setdefault(doc_id, []).append(d)
             self._repeated = {k: v for k, v in self._repeated.items() if len(v) > 1}
-        load = functools.lru_cache(maxsize=_DOCUMENTS_KEPT)(index.document)
-        if given is not None:  # documents given in memory: serve those very objects
-            self._document_at: Callable[[int], Document] = given.__getitem__
-        else:
-            self._document_at = load
+        self._document_at: Callable[[int], Document] = functools.lru_cache(maxsize=_DOCUMENTS_KEPT)(index.document)
         self.documents: Mapping[str, Document] = DocumentMap(self._positions, self._document_at)
-        self._given = given
         self._sorted_keys = index.passage_key[index.key_order]
         use_sparse = engine == "sparse" or (engine == "auto" and index.size >= sparse_from)
         self.engine = "sparse" if use_sparse else "rank-bm25"
@@ -165,6 +141,15 @@ class Library:
         else:
             self._ranker = Bm25Ranker(_passage_terms(index))
 
+    @classmethod
+    def from_documents(
+        cls, documents: Sequence[Document], *, engine: str = "auto", sparse_from: int = SPARSE_FROM
+    ) -> Library:
+        """A library over documents in memory: their index is built now."""
+        if not documents:
+            raise ValueError("the library needs at least one document")
+        return cls(index_arrays.build(documents), engine=engine, sparse_from=sparse_from)
+
     @property
     def passages(self) -> Sequence[Passage]:
         """All passages in order, made on demand. (A property, not an attribute: an attribute
@@ -174,8 +159,6 @@ class Library:
 
     def catalog(self) -> list[Document]:
         """Every document's metadata, with empty text: for listings, without reading any article."""
-        if self._given is not None:
-            return [dataclasses.replace(d, text="") for d in self._given]
         return [self._index.document(d, with_text=False) for d in range(self._index.document_count)]
 
     @property
@@ -302,10 +285,7 @@ def load_library(
         from bot.retrieval import index_cache  # it needs the modules this one imports
 
         opened = index_cache.open_index(folder, max_file_bytes=max_file_bytes, cache_dir=cache_dir)
-        library = Library.from_index(opened.index, engine=engine, sparse_from=sparse_from, weights=opened.weights)
-        return library, opened.problems
+        return Library(opened.index, engine=engine, sparse_from=sparse_from, weights=opened.weights), opened.problems
     loaded = load_corpus(folder, max_file_bytes=max_file_bytes)
-    if not loaded.usable:
-        fatal = next((p for p in loaded.problems if p.fatal), None) or loaded.problems[-1]
-        raise CorpusError(str(fatal))
-    return Library(loaded.documents, engine=engine, sparse_from=sparse_from), loaded.problems
+    raise_if_unusable(loaded.problems)
+    return Library.from_documents(loaded.documents, engine=engine, sparse_from=sparse_from), loaded.problems

@@ -30,7 +30,9 @@ from bot.telegram.library_holder import LibraryHolder
 from bot.retrieval.library import LibrarySource
 from bot.telegram.webhook import webhook_problem as settings_webhook_problem
 from bot.telegram.access import AccessPolicy
-from bot.telegram.handlers import COMMANDS, CorpusBot, describe
+from bot.telegram.handlers import CorpusBot
+from bot.telegram.routing import COMMANDS
+from bot.telegram.sending import describe
 
 log = logging.getLogger(__name__)
 
