@@ -44,12 +44,12 @@ from bot.retrieval.library import Hit, Library, Query
 HEDGED_NOTE = "Nothing in the corpus answers that for certain. The closest passages, which may not answer it:"
 
 MIN_MATCHED_TERMS = 2  # an excerpt must hold two of the question's terms (or its only one)
-SCORE_WEIGHT = 1.0  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score) ...
+SCORE_WEIGHT = 0.75  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score) ...
 TYPE_WEIGHT = 0.25  # ... + TYPE_WEIGHT when the excerpt holds what the question asks for
 # (for a time, a count or a duration, whose presence a pattern tells for sure, STRICT_TYPE_WEIGHT:
 # an excerpt without a number does not answer "how many" however many of the question's words it holds)
 STRICT_TYPE_WEIGHT = 1.0
-FOCUS_WEIGHT = 0.25  # ... + FOCUS_WEIGHT times the share of the asked thing's words it holds
+FOCUS_WEIGHT = 0.5  # ... + FOCUS_WEIGHT times the share of the asked thing's words it holds
 CONTEXT_WEIGHT = 0.4  # a word only the question's scene-setting clause holds counts this much
 BACKWARD_COST = 0.03  # a window whose second sentence holds more of the question than its first ranks lower:
 # news text puts the answer after the sentence that names its subject, not before
@@ -57,6 +57,7 @@ HEDGE_MATCH = 0.2  # below this share of the question's weight, not even a hedge
 CANDIDATES_PER_EXCERPT = 4  # passages ranked per excerpt wanted, to survive de-duplication
 DUPLICATE_OVERLAP = 0.8  # excerpts sharing this share of the shorter one's terms are shown once
 MAX_EXCERPT_CHARS = 600  # a two-sentence window longer than this is not quoted whole
+STALE_COST = 0.5  # an article published before the month a question asks about cannot report it
 LENGTH_COST = 0.02  # score lost per 100 characters of a window, so that a sentence more must earn its place
 UNFINISHED_COST = 0.1  # a window that does not end a sentence (a caption, a heading) ranks this much lower
 
@@ -73,6 +74,7 @@ class Excerpt:
     marks: tuple[tuple[int, int], ...]  # spans of question terms, relative to `text`
     fits: bool = True  # holds the kind of thing the question asks for (a time, a number, a quote ...)
     names_found: bool = True  # every name in the question stands in the excerpt's article
+    in_time: bool = True  # the article was not published before a date the question asks about
     focus: float = 1.0  # share of the asked thing's words ("how many *troops*") the excerpt holds
 
     @property
@@ -113,7 +115,8 @@ def answer_question(
     top_score = hits[0].score if hits else 1.0
     names = _names(question, query)
     weights = _weights(asked, query)
-    asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0)
+    asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
+                         _earliest_month(asked_text(question, asked)))
     candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
     candidates.sort(key=lambda e: -_rank_score(e, top_score, asked.wanted))
     least_terms = min(MIN_MATCHED_TERMS, len(query.weights))
@@ -129,7 +132,7 @@ def answer_question(
         excerpts.append(excerpt)
         if len(excerpts) == wanted:
             break
-    confident = [e for e in excerpts if e.match >= min_match and e.fits and e.names_found]
+    confident = [e for e in excerpts if e.match >= min_match and e.fits and e.names_found and e.in_time]
     hedged = bool(excerpts) and not confident
     if confident:  # a confident answer leads with its confident excerpts, the rest keep their order
         excerpts = confident + [e for e in excerpts if e not in confident]
@@ -141,6 +144,7 @@ def _rank_score(excerpt: Excerpt, top_score: float, wanted: Wanted) -> float:
     """How excerpts are ordered (see the module docstring)."""
     type_weight = STRICT_TYPE_WEIGHT if wanted in _STRICT_TYPES else TYPE_WEIGHT
     return (excerpt.match + SCORE_WEIGHT * excerpt.score / top_score + type_weight * excerpt.fits
+            - STALE_COST * (not excerpt.in_time)
             + FOCUS_WEIGHT * excerpt.focus - UNFINISHED_COST * (not _FINISHED.search(excerpt.text)))
 
 
@@ -169,6 +173,7 @@ class _Asked:
     question: str  # case-folded, to tell new numbers, dates and names from the question's own
     weights: Mapping[str, float]  # each question term's weight (the scene's words count less)
     total: float  # their sum
+    since: str | None = None  # "YYYY-MM": the earliest month the question asks about, if it names one
 
 
 def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: frozenset[str]) -> Excerpt:
@@ -223,7 +228,9 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     marks = _merged((f_start - start, f_end - start) for f_start, f_end, _ in held_found)
     matched = len({term for _, _, term in held_found})
     names_found = all(library.in_document(passage.doc_id, name) for name in names)
+    in_time = not (asked.since and document.published and document.published[:7] < asked.since)
     return Excerpt(document, passage, start, end, hit.score, weight / total, matched, marks, fits, names_found,
+                   in_time,
                    focus)
 
 
@@ -358,16 +365,37 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 _QUESTION_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w’'-]*|\b[A-Z]{2,}\b")
 
 
+_CALENDAR = re.compile(rf"(?:{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\.?", re.IGNORECASE)
+
+
 def _names(question: str, query: Query) -> frozenset[str]:
     """The index terms of the names in `question` (misspellings corrected as the query has them)."""
     stripped = question.strip()
     names = set()
     for match in _QUESTION_NAME.finditer(stripped):
+        if _CALENDAR.fullmatch(match.group()):
+            continue  # months and weekdays are capitalised but name no one
         for term in analysis.terms(match.group()):
             term = query.corrections.get(term, term)
             if term in query.weights:
                 names.add(term)
     return frozenset(names)
+
+
+_MONTH_NUMBERS = {name: number for number, names in enumerate(
+    ("jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
+     "sep sept september", "oct october", "nov november", "dec december"), start=1) for name in names.split()}
+_MONTH_YEAR = re.compile(rf"\b(?:(?P<month>{_MONTHS})\.?\s+(?:\d{{1,2}},?\s+)?)?(?P<year>(?:19|20)\d\d)\b",
+                         re.IGNORECASE)
+
+
+def _earliest_month(question: str) -> str | None:
+    """The earliest "YYYY-MM" the question names ("in September 2022", "in 2021": "2021-01"), or None."""
+    months = []
+    for found in _MONTH_YEAR.finditer(question):
+        month = _MONTH_NUMBERS.get((found.group("month") or "jan").casefold().rstrip("."), 1)
+        months.append(f"{found.group('year')}-{month:02d}")
+    return min(months, default=None)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
