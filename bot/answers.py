@@ -30,6 +30,7 @@ The thresholds were calibrated on the development set (README: "Answer quality")
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -111,10 +112,11 @@ def answer_question(
     asked = shape(question)
     focus = _focus_terms(asked, query)
     wanted = offset + limit + 1  # one more than shown tells whether there is more
-    hits = library.search(query, wanted * CANDIDATES_PER_EXCERPT)
-    top_score = hits[0].score if hits else 1.0
-    names = _names(question, query)
     weights = _weights(asked, query)
+    hits = library.search(dataclasses.replace(query, terms=_search_terms(query, weights)),
+                          wanted * CANDIDATES_PER_EXCERPT)
+    top_score = hits[0].score if hits else 1.0
+    names = _names(asked_text(question, asked), query)
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
                          _earliest_month(asked_text(question, asked)))
     candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
@@ -176,7 +178,7 @@ class _Asked:
     since: str | None = None  # "YYYY-MM": the earliest month the question asks about, if it names one
 
 
-def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: frozenset[str]) -> Excerpt:
+def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: tuple[_Name, ...]) -> Excerpt:
     document = library.documents[hit.passage.doc_id]
     text, passage = document.text, hit.passage
     sentences = _sentences(text, passage.start, passage.end)
@@ -227,7 +229,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     held_found = [f for f in found if start <= f[0] and f[1] <= end]
     marks = _merged((f_start - start, f_end - start) for f_start, f_end, _ in held_found)
     matched = len({term for _, _, term in held_found})
-    names_found = all(library.in_document(passage.doc_id, name) for name in names)
+    names_found = all(name.in_article(library, passage.doc_id) for name in names)
     in_time = not (asked.since and document.published and document.published[:7] < asked.since)
     return Excerpt(document, passage, start, end, hit.score, weight / total, matched, marks, fits, names_found,
                    in_time,
@@ -246,13 +248,23 @@ def _merged(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 
 def _weights(asked: Asked, query: Query) -> dict[str, float]:
-    """The question's term weights, those only its scene-setting clause holds counting less."""
-    if not asked.context:
-        return dict(query.weights)
+    """The question's term weights, with the words that only set the scene counting less: those of
+    a scene-setting clause, and dates ("in May 2021"), which narrow down where the answer is
+    (the article's date often says it) but need not stand in the quote."""
+    asking_text = asked_text(query.text, asked)
     scene = {query.corrections.get(term, term) for term in analysis.terms(asked.context)}
-    asking = {query.corrections.get(term, term) for term in analysis.terms(asked_text(query.text, asked))}
+    asking = {query.corrections.get(term, term) for term in analysis.terms(_DATE_WORDS.sub(" ", asking_text))}
+    scene |= {term for term in query.weights if term not in asking}
     return {term: weight * (CONTEXT_WEIGHT if term in scene and term not in asking else 1.0)
             for term, weight in query.weights.items()}
+
+
+def _search_terms(query: Query, weights: Mapping[str, float]) -> tuple[str, ...]:
+    """The terms to rank passages by: the asking words twice when some words only set the scene,
+    so that BM25 (which counts a repeated query word again) weighs them two to one."""
+    if all(weights[term] == query.weights[term] for term in query.weights):
+        return query.terms
+    return query.terms + tuple(term for term in dict.fromkeys(query.terms) if weights[term] == query.weights[term])
 
 
 def asked_text(question: str, asked: Asked) -> str:
@@ -362,24 +374,40 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 
 # A name the question mentions: a capitalised word that does not start the question (or a
 # sentence in it), or an acronym anywhere.
-_QUESTION_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w’'-]*|\b[A-Z]{2,}\b")
+_QUESTION_NAME = re.compile(
+    r"(?:(?<![.?!]\s)(?<!^)\b[A-Z][\w’'-]*|\b[A-Z]{2,}\b)(?:\s+(?:(?:of|the|and|for)\s+)*[A-Z][\w’'-]*)*"
+)
 
 
+_DATE_WORDS = re.compile(rf"\b(?:(?:in|on|since|until|by|during|of)\s+)?(?:(?:{_MONTHS})\.?\s+)?"
+                         rf"(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?(?:19|20)\d\d\b|\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b",
+                         re.IGNORECASE)
 _CALENDAR = re.compile(rf"(?:{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\.?", re.IGNORECASE)
 
 
-def _names(question: str, query: Query) -> frozenset[str]:
-    """The index terms of the names in `question` (misspellings corrected as the query has them)."""
-    stripped = question.strip()
-    names = set()
-    for match in _QUESTION_NAME.finditer(stripped):
-        if _CALENDAR.fullmatch(match.group()):
-            continue  # months and weekdays are capitalised but name no one
-        for term in analysis.terms(match.group()):
-            term = query.corrections.get(term, term)
-            if term in query.weights:
-                names.add(term)
-    return frozenset(names)
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A name the question mentions: its words' terms, and the initials it may be written as."""
+
+    terms: frozenset[str]
+    acronyms: frozenset[str]
+
+    def in_article(self, library: Library, doc_id: str) -> bool:
+        return (all(library.in_document(doc_id, term) for term in self.terms)
+                or any(library.in_document(doc_id, acronym) for acronym in self.acronyms))
+
+
+def _names(question: str, query: Query) -> tuple[_Name, ...]:
+    """The names in `question` (misspellings corrected as the query has them)."""
+    names = []
+    for match in _QUESTION_NAME.finditer(question.strip()):
+        words = [w for w in match.group().split() if not _CALENDAR.fullmatch(w)]  # months name no one
+        terms = {query.corrections.get(term, term) for word in words for term in analysis.terms(word)}
+        terms &= query.weights.keys()
+        if terms:
+            acronyms = frozenset(analysis.acronym_terms(match.group())) & query.weights.keys()
+            names.append(_Name(frozenset(terms), acronyms))
+    return tuple(names)
 
 
 _MONTH_NUMBERS = {name: number for number, names in enumerate(

@@ -265,3 +265,148 @@ def test_excerpt_is_at_most_two_sentences_of_its_passage():
         "Russia deployed border guards in Syunik."
     )
     assert len(excerpt.text) < len(excerpt.passage.text)
+
+
+# --- quotes that contain the answer -------------------------------------------------------------
+
+
+def test_the_quote_follows_the_subject_sentence_into_the_quotation_after_it():
+    library = make_library({
+        "kremlin": "Peskov was asked on Monday whether Putin had received Pashinyan's letter. "
+                   "\u201cI can't tell you for sure, but all these issues were discussed,\u201d he said.\n\n"
+                   "The weather in Moscow was mild.",
+        "other": "Pashinyan wrote a letter to Putin asking for help with the border crisis.",
+    })
+    answer = ask(library, "What did Peskov say when asked whether Putin had received Pashinyan's letter?")
+    assert "I can't tell you for sure" in answer.excerpts[0].text
+    assert answer.excerpts[0].text.startswith("Peskov was asked")  # the subject stays, for context
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_what_it_announces():
+    library = make_library({
+        "envoy": "The ambassador also spoke about the border guards. According to him, there are talks on "
+                 "this issue:\n\n\u201cThe guards are already in Syunik and will stay there.\u201d\n\n"
+                 "Markets were calm.",
+    })
+    first = ask(library, "What did the ambassador say about the border guards talks?").excerpts[0]
+    assert first.text.endswith("\u201cThe guards are already in Syunik and will stay there.\u201d")
+    assert "issue:" in first.text
+
+
+def test_a_sentence_starting_with_a_pronoun_brings_the_one_naming_its_subject():
+    library = make_library({
+        "mod": "In a statement on Tuesday, the Defence Ministry said the attacks were a response to provocations."
+               "\n\nThey accused Armenian units of planting mines in the Kalbajar district.\n\nNothing else.",
+    })
+    first = ask(library, "What did the Defence Ministry accuse Armenian units of in its statement?").excerpts[0]
+    assert "planting mines" in first.text
+    assert "Defence Ministry said" in first.text
+
+
+def test_quotes_stay_short_even_when_they_cross_a_paragraph():
+    long_sentence = "The minister spoke about the border " + "and the region " * 30 + "at length."
+    library = make_library({"doc": long_sentence + "\n\n\u201c" + "Quoted words " * 40 + "end.\u201d"})
+    for excerpt in ask(library, "What did the minister say about the border?", limit=5).excerpts:
+        assert len(excerpt.text) <= MAX_EXCERPT_CHARS or excerpt.text == excerpt.passage.text
+
+
+# --- what is asked weighs more than the context it restates --------------------------------------
+
+
+def test_how_many_wants_a_new_number_attached_to_the_asked_thing():
+    library = make_library({
+        "context": "In September 2020 soldiers were killed in heavy border fighting, the ministry said.",
+        "answer": "Officials later said that 42 soldiers were killed in the fighting on the border.",
+        "date": "On 13 September soldiers were killed as the fighting spread along the border.",
+    })  # the test articles are dated 2021-05-14, after the month asked about
+    answer = ask(library, "How many soldiers were killed in the September 2020 border fighting?")
+    assert "42 soldiers" in answer.excerpts[0].text
+
+
+def test_when_wants_a_time_the_question_did_not_give():
+    library = make_library({
+        "restates": "Putin and Pashinyan met in Moscow to discuss the border and the Russian guards there.",
+        "answers": "Putin and Pashinyan met in Moscow on July 7 after the elections.",
+    })
+    assert "July 7" in ask(library, "When did Putin and Pashinyan meet in Moscow?").excerpts[0].text
+
+
+def test_the_asked_thing_outweighs_the_restated_context():
+    library = make_library({
+        "context": "Armenia held snap parliamentary elections on June 20, and the elections were calm in Armenia.",
+        "answer": "Turnout in the snap elections in Armenia reached 49.4 percent, officials said.",
+    })
+    first = ask(library, "What was the turnout in Armenia's June snap elections?").excerpts[0]
+    assert "49.4 percent" in first.text
+
+
+def test_a_scene_setting_clause_counts_less_than_the_question_itself():
+    library = make_library({
+        "scene": "The 2020 truce put Russian peacekeepers on the Lachin corridor after the war.",
+        "answer": "Azerbaijani protesters on the Lachin corridor demand a meeting with the commander of the "
+                  "peacekeepers.",
+    })
+    answer = ask(library, "The 2020 truce put Russian peacekeepers on the Lachin corridor; "
+                          "what did the protesters on the corridor demand?")
+    assert "demand a meeting" in answer.excerpts[0].text
+
+
+# --- vocabulary ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("Who broke the cease-fire?", "Both sides accused each other of breaking the ceasefire near the lake."),
+        ("Who broke the ceasefire?", "Both sides accused each other of breaking the cease-fire near the lake."),
+        ("Were fifteen prisoners released?", "Azerbaijan released 15 prisoners on Saturday in exchange for maps."),
+        ("Who chairs the commission?", "The commission's chairman, Tigran Mukuchyan, signed the protocol."),
+    ],
+)
+def test_written_variants_of_one_word_meet(question, text):
+    library = make_library({"answer": text, "other": "Markets in Yerevan were calm on Monday."})
+    assert ask(library, question).excerpts[0].document.doc_id == "answer"
+
+
+def test_a_named_organisation_finds_its_initials():
+    library = make_library({
+        "answer": "CEC Chairman Tigran Mukuchyan announced the results on Monday.",
+        "other": "The Central Electoral Commission of Armenia published the preliminary results on Monday.",
+    })
+    answer = ask(library, "Who chairs Armenia's Central Electoral Commission?")
+    assert "cec" in answer.terms  # learned from the corpus: these initials stand in it
+    assert any(e.document.doc_id == "answer" for e in answer.excerpts)  # "chair" alone is one word: too few
+
+
+def test_an_english_word_the_corpus_lacks_is_not_corrected_to_a_neighbour():
+    library = make_library({"doc": "Officials did not clarify the status of the border talks on Monday."})
+    query = library.query("How did officials classify the border talks?")
+    assert "classify" not in query.corrections and "clasifi" not in query.corrections
+    typo = make_library({"doc": "Lavrov met Bayramov in Baku on Tuesday."}).query("Where did Lavorv meet Bayramov?")
+    assert typo.corrections  # a typo of a name the corpus has is still corrected
+
+
+# --- confident, hedged, refused --------------------------------------------------------------------
+
+
+def test_a_name_the_article_lacks_makes_the_answer_hedged_not_confident():
+    library = make_library({
+        "lake": "Azerbaijani troops advanced to Lake Sev in Syunik and set up positions around the lake.",
+        "other": "The foreign ministry in Baku said the situation at the lake was calm.",
+    })
+    answer = ask(library, "What did Iran's foreign ministry say about the Azerbaijani advance at Lake Sev?")
+    assert not answer.answered
+    assert answer.hedged and answer.excerpts  # the closest passages, labelled as such
+    assert answer.outcome == "hedged"
+
+
+def test_an_article_older_than_the_asked_date_is_not_a_confident_answer():
+    library = make_library({"old": "Three soldiers were killed on the border in heavy fighting with the troops."})
+    answer = ask(library, "How many soldiers were killed on the border in September 2022?")  # published 2021
+    assert not answer.answered
+
+
+def test_a_confident_answer_is_not_hedged():
+    library = make_library({"doc": "Russia deployed border guards in Syunik to help defend the region."})
+    answer = ask(library, "Why did Russia deploy border guards in Syunik?")
+    assert answer.answered and not answer.hedged and answer.outcome == "answered"

@@ -66,7 +66,7 @@ IRREGULAR_PAST = {
     past: base
     for base, forms in {
         "arise": "arose arisen", "become": "became", "begin": "began begun", "bring": "brought",
-        "build": "built", "buy": "bought", "catch": "caught", "choose": "chose chosen", "come": "came",
+        "break": "broke broken", "build": "built", "buy": "bought", "catch": "caught", "choose": "chose chosen", "come": "came",
         "deal": "dealt", "draw": "drew drawn", "drive": "drove driven", "eat": "ate eaten", "fall": "fell fallen",
         "feel": "felt", "fight": "fought", "flee": "fled", "fly": "flew flown", "forbid": "forbade forbidden",
         "freeze": "froze frozen", "get": "got gotten", "give": "gave given", "go": "went gone",
@@ -197,3 +197,25 @@ def term_of(word: str) -> str:
     if len(term) > 5 and term.endswith(("ian", "ani", "ili")):
         term = term[:-1] if term[-1] == "n" or term[-2] == "n" else term[:-2]
     return term
+
+
+# A name of several capitalised words ("Central Electoral Commission", "Collective Security
+# Treaty Organization"); small linking words do not count towards its initials.
+_NAME_RUN = re.compile(r"[A-Z][a-z]+(?:\s+(?:(?:of|the|and|for|on|in)\s+)*[A-Z][a-z]+)+")
+
+
+def acronym_terms(text: str) -> list[str]:
+    """Index terms of the acronyms a question's names could be written as: articles name an
+    organisation in full once and by its initials after that ("the Central Electoral Commission
+    (CEC) ... CEC Chairman"), while readers ask by either. Every run of two or more of the
+    name's words counts ("Security Treaty Organization" → STO as well as CSTO); the library adds
+    those the corpus holds to a query."""
+    found = []
+    for run in _NAME_RUN.finditer(text):
+        initials = [word[0] for word in run.group().split() if word[0].isupper()]
+        for start in range(len(initials) - 1):
+            for end in range(start + 2, len(initials) + 1):
+                term = term_of("".join(initials[start:end]))
+                if term and term not in found:
+                    found.append(term)
+    return found

@@ -219,11 +219,15 @@ class Library:
         vocabulary = self._ranker.document_frequency
         terms: list[str] = []
         corrections: dict[str, str] = {}
-        for term in analysis.terms(text):
+        for token in analysis.tokens(text):
+            term = token.term
             fixed = spelling.correct(term, vocabulary)
+            if fixed and spelling.is_english(text[token.start : token.end]):
+                fixed = None  # a real word the corpus lacks, not a typo of one it has
             if fixed:
                 corrections[term] = fixed
             terms.append(fixed or term)
+        terms += [acronym for acronym in analysis.acronym_terms(text) if acronym in vocabulary and acronym not in terms]
         weights = {term: self._ranker.idf(term) for term in terms}
         return Query(text, tuple(terms), weights, corrections)
 
@@ -232,6 +236,7 @@ class Library:
 
 
 _DOCUMENTS_KEPT = 512
+
 
 
 def _passage_terms(index: PassageIndex) -> list[list[str]]:

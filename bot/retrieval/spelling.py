@@ -6,16 +6,23 @@ deletion, substitution or swap of neighbours), the most frequent one if
 several are. Works on analyzed terms, after transliteration folding, so it
 only has to catch true typos. Candidates are generated, not searched for, so
 the cost does not grow with the vocabulary.
+
+A word that English knows is not a typo, even when the corpus lacks it: "classify" must not
+become "clarify", nor "complaining" "complaint". `is_english` asks the English word-frequency
+dictionary that ships with pyspellchecker (from OpenSubtitles; names of people and places are
+rare or absent there), loaded once, on the first question that needs it.
 """
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping
 
 MIN_LENGTH = 6  # shorter terms have too many real-word neighbours ("paint" is not a typo of "point")
 MAX_LENGTH = 30  # longer "words" are not typos of a word; their ~54n variants would cost n^2 memory
 _LETTERS = string.ascii_lowercase
+COMMON_WORD_COUNT = 100  # seen this often in the dictionary's source: an English word, not a typo
 
 
 def correct(term: str, vocabulary: Mapping[str, int]) -> str | None:
@@ -41,3 +48,15 @@ def _one_edit(term: str) -> set[str]:
     replaces = {left + c + right[1:] for left, right in splits if right for c in letters}
     inserts = {left + c + right for left, right in splits for c in letters}
     return deletes | swaps | replaces | inserts
+
+
+def is_english(word: str) -> bool:
+    """Whether `word` is a common English word (see the module docstring)."""
+    return _english_counts().get(word.casefold(), 0) >= COMMON_WORD_COUNT
+
+
+@functools.cache
+def _english_counts() -> Mapping[str, int]:
+    from spellchecker import SpellChecker  # imported when first needed: loading takes ~0.3 s
+
+    return SpellChecker(language="en", distance=1).word_frequency.dictionary

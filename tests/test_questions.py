@@ -1,0 +1,77 @@
+"""What a question asks for: the answer type from its first words, the asked thing's words, and
+a scene-setting clause (bot/questions.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.questions import Wanted, shape
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("When did Putin and Pashinyan meet?", Wanted.TIME),
+        ("On what date did Pashinian propose deploying border guards?", Wanted.TIME),
+        ("And when was the statement signed?", Wanted.TIME),
+        ("How many mines did the maps show?", Wanted.COUNT),
+        ("Roughly how many troops remained?", Wanted.COUNT),
+        ("What share of the vote did the party win?", Wanted.COUNT),
+        ("For how long was he ready to guarantee their presence?", Wanted.DURATION),
+        ("Who chairs the commission?", Wanted.PERSON),
+        ("Where did the exchange take place?", Wanted.PLACE),
+        ("Near which village were the soldiers captured?", Wanted.PLACE),
+        ("Why did Russia deploy border guards in Syunik?", Wanted.REASON),
+        ("What motive did the prime minister ascribe to the incursion?", Wanted.REASON),
+        ("What did the Kremlin spokesman say when asked about the letter?", Wanted.SPEECH),
+        ("How did the secretary general characterise the standoff?", Wanted.SPEECH),
+        ("What did the ministry accuse Armenian units of doing?", Wanted.SPEECH),
+        ("What did Putin present to the leaders?", Wanted.ANY),
+        ("Which Georgian leader mediated the swap?", Wanted.ANY),
+    ],
+)
+def test_the_first_words_say_what_kind_of_answer_is_wanted(question, wanted):
+    assert shape(question).wanted is wanted
+
+
+def test_when_inside_a_question_is_a_conjunction_not_the_asked_time():
+    assert shape("How did Moscow react when Armenia asked for help?").wanted is not Wanted.TIME
+    assert shape("What did the spokesman say when asked about the letter?").wanted is Wanted.SPEECH
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("How many new posts did the service set up?", ("new", "posts")),
+        ("How many ballots were declared invalid?", ("ballots",)),
+        ("What was the turnout in the June elections?", ("turnout",)),
+        ("Who is the acting mayor of Azatamut village?", ("acting", "mayor")),
+        ("In which Tavush border village were guards deployed?", ("border", "village")),
+        ("Which Georgian leader acted as go-between?", ("Georgian", "leader")),
+        ("Which countries sent troops?", ("countries",)),
+        ("Who chairs the Central Electoral Commission?", ("chairs",)),
+        ("What did Putin present to the Armenian prime minister?", ("present",)),
+        ("What did the spokesman say about the letter?", ()),  # a quotation is wanted, not a word
+        ("Is the border closed?", ()),
+    ],
+)
+def test_the_asked_things_words_are_found(question, focus):
+    assert shape(question).focus == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "context"),
+    [
+        ("The 2020 truce put peacekeepers on the corridor; what did the protesters demand?",
+         "The 2020 truce put peacekeepers on the corridor"),
+        ("After three soldiers were killed on July 28, what did Pashinyan propose?",
+         "After three soldiers were killed on July 28"),
+        ("Besides Bortnikov and Shoygu, which ministers did Putin meet?", "Besides Bortnikov and Shoygu"),
+        ("What did Pashinyan propose after the clashes?", ""),
+    ],
+)
+def test_a_scene_setting_clause_is_told_apart_from_the_question(question, context):
+    asked = shape(question)
+    assert asked.context == context
+    if context:  # the asking part still decides the answer type
+        assert shape(question.split(", ", 1)[-1].split("; ", 1)[-1]).wanted is asked.wanted
