@@ -58,6 +58,7 @@ HEDGE_MATCH = 0.2  # below this share of the question's weight, not even a hedge
 CANDIDATES_PER_EXCERPT = 4  # passages ranked per excerpt wanted, to survive de-duplication
 DUPLICATE_OVERLAP = 0.8  # excerpts sharing this share of the shorter one's terms are shown once
 MAX_EXCERPT_CHARS = 600  # a two-sentence window longer than this is not quoted whole
+RECENT_SHARE = 0.3  # "the latest": the newest article's passages gain this share of the best score
 STALE_COST = 0.5  # an article published before the month a question asks about cannot report it
 LENGTH_COST = 0.02  # score lost per 100 characters of a window, so that a sentence more must earn its place
 UNFINISHED_COST = 0.1  # a window that does not end a sentence (a caption, a heading) ranks this much lower
@@ -113,10 +114,20 @@ def answer_question(
     focus = _focus_terms(asked, query)
     wanted = offset + limit + 1  # one more than shown tells whether there is more
     weights = _weights(asked, query)
-    hits = library.search(dataclasses.replace(query, terms=_search_terms(query, weights)),
-                          wanted * CANDIDATES_PER_EXCERPT)
+    # "according to Reuters", "what did Bloomberg report": the publisher narrows the search, and
+    # its name need not stand in the quote.
+    publishers = [term for term in dict.fromkeys(query.terms) if term in library.publishers]
+    for term in publishers:
+        weights[term] = 0.0
+    pool = wanted * CANDIDATES_PER_EXCERPT * (4 if publishers else 1)
+    hits = library.search(dataclasses.replace(query, terms=_search_terms(query, weights)), pool)
+    if publishers:
+        theirs = frozenset().union(*(library.publishers[term] for term in publishers))
+        hits = ([h for h in hits if h.passage.doc_id in theirs] or hits)[: wanted * CANDIDATES_PER_EXCERPT]
+    if _ASKS_LATEST.search(question):  # "the latest": newer articles first among equals
+        hits = _newest_first(library, hits)
     top_score = hits[0].score if hits else 1.0
-    names = _names(asked_text(question, asked), query)
+    names = tuple(name for name in _names(asked_text(question, asked), query) if not name.terms <= set(publishers))
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
                          _earliest_month(asked_text(question, asked)))
     candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
@@ -259,12 +270,28 @@ def _weights(asked: Asked, query: Query) -> dict[str, float]:
             for term, weight in query.weights.items()}
 
 
+_ASKS_LATEST = re.compile(r"\b(?:latest|most recent|newest|last|currently|now)\b", re.IGNORECASE)
+
+
+def _newest_first(library: Library, hits: list[Hit]) -> list[Hit]:
+    """Hits scored up by how recent their article is (the newest by RECENT_SHARE of the best score)."""
+    if not hits:
+        return hits
+    dates = sorted({library.documents[h.passage.doc_id].published or "" for h in hits})
+    top = hits[0].score
+    rank = {date: i / max(1, len(dates) - 1) for i, date in enumerate(dates)}
+    boosted = [Hit(h.passage, h.score + RECENT_SHARE * top * rank[library.documents[h.passage.doc_id].published or ""])
+               for h in hits]
+    return sorted(boosted, key=lambda h: -h.score)
+
+
 def _search_terms(query: Query, weights: Mapping[str, float]) -> tuple[str, ...]:
     """The terms to rank passages by: the asking words twice when some words only set the scene,
     so that BM25 (which counts a repeated query word again) weighs them two to one."""
     if all(weights[term] == query.weights[term] for term in query.weights):
         return query.terms
-    return query.terms + tuple(term for term in dict.fromkeys(query.terms) if weights[term] == query.weights[term])
+    asking = tuple(term for term in dict.fromkeys(query.terms) if weights[term] == query.weights[term])
+    return tuple(term for term in query.terms if weights[term] > 0) + asking
 
 
 def asked_text(question: str, asked: Asked) -> str:

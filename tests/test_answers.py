@@ -9,6 +9,7 @@ import pytest
 
 from bot.retrieval import analysis
 from bot.answers import HEDGE_MATCH, MAX_EXCERPT_CHARS, Answer, answer_question
+from bot.corpus.articles import Document
 from bot.retrieval.library import Library
 
 from conftest import CORPUS, DEFAULTS, make_library, questions
@@ -410,3 +411,44 @@ def test_a_confident_answer_is_not_hedged():
     library = make_library({"doc": "Russia deployed border guards in Syunik to help defend the region."})
     answer = ask(library, "Why did Russia deploy border guards in Syunik?")
     assert answer.answered and not answer.hedged and answer.outcome == "answered"
+
+
+# --- publishers and dates narrow the search -------------------------------------------------------
+
+
+def _library_of(*articles: tuple[str, str, str, str]) -> Library:
+    """(doc id, publisher, date, text) each."""
+    return Library.from_documents([
+        Document(doc_id, f"Title of {doc_id}", publisher, published, f"https://example.org/{doc_id}", text)
+        for doc_id, publisher, published, text in articles
+    ])
+
+
+def test_naming_a_publisher_narrows_to_its_articles_instead_of_refusing():
+    library = _library_of(
+        ("wire", "Reuters (via National Post)", "2021-05-14",
+         "Armenia asked Russia for military help after Azerbaijani troops crossed the border."),
+        ("paper", "Bloomberg", "2021-05-14",
+         "Armenia asked Russia for military assistance under a 1997 pact, Pashinyan said."),
+        ("other", "Civilnet", "2021-05-13", "Markets were calm in Yerevan."),
+    )
+    answer = ask(library, "What did Bloomberg report about Armenia asking Russia for military help?")
+    assert answer.answered  # "Bloomberg" is not a word the quote must hold
+    assert answer.excerpts[0].document.doc_id == "paper"
+    reuters = ask(library, "According to Reuters, what did Armenia ask Russia for?")
+    assert reuters.excerpts[0].document.doc_id == "wire"
+
+
+def test_a_publisher_named_after_a_common_word_of_the_corpus_does_not_narrow():
+    library = _library_of(
+        ("radio", "Armenian Radio", "2021-05-14", "Armenia and Armenian officials discussed the border in Armenia."),
+        ("wire", "Reuters", "2021-05-14", "Armenian officials said the border talks with Azerbaijan would resume."),
+        ("more", "Civilnet", "2021-05-13", "Armenian troops and Armenian villagers watched the Armenian border."),
+    )
+    assert "armenia" not in library.publishers  # in every article's text: it names no one publisher
+
+
+def test_the_latest_prefers_newer_articles_among_equals():
+    text = "Russian border guards were deployed in Tavush villages, the ministry said."
+    library = _library_of(("old", "Wire A", "2020-11-13", text), ("new", "Wire B", "2021-08-05", text + " "))
+    assert ask(library, "What is the latest on Russian border guards in Tavush?").excerpts[0].document.doc_id == "new"

@@ -161,6 +161,24 @@ class Library:
         """Every document's metadata, with empty text: for listings, without reading any article."""
         return [self._index.document(d, with_text=False) for d in range(self._index.document_count)]
 
+    @functools.cached_property
+    def publishers(self) -> Mapping[str, frozenset[str]]:
+        """The index term naming each publisher -> the ids of its articles, so that "according to
+        Reuters" can narrow a question down to Reuters' articles. A publisher is named by the first
+        word of its name that is not an everyday English word ("Reuters (via National Post)":
+        reuters; "BBC News": bbc; "The Guardian": guardian), if the articles' own text seldom uses that
+        word (a newspaper named after its country does not claim every mention of the country)."""
+        by_name: dict[str, set[str]] = {}
+        common = max(3, self._index.size // 20)  # a word in more passages than this names no one publisher
+        for document in self.catalog():
+            name = document.publisher.split("(")[0]
+            key = next((term for token in analysis.tokens(name)
+                        if not spelling.is_english(name[token.start : token.end], seen=spelling.EVERYDAY_WORD_COUNT)
+                        and (term := token.term)), None)
+            if key and self._ranker.document_frequency.get(key, 0) <= common:
+                by_name.setdefault(key, set()).add(document.doc_id)
+        return {key: frozenset(ids) for key, ids in by_name.items()}
+
     @property
     def index(self) -> PassageIndex:
         return self._index

@@ -23,6 +23,7 @@ MIN_LENGTH = 6  # shorter terms have too many real-word neighbours ("paint" is n
 MAX_LENGTH = 30  # longer "words" are not typos of a word; their ~54n variants would cost n^2 memory
 _LETTERS = string.ascii_lowercase
 COMMON_WORD_COUNT = 100  # seen this often in the dictionary's source: an English word, not a typo
+EVERYDAY_WORD_COUNT = 1000  # seen this often: an everyday word ("news", "times"), not a name ("Reuters")
 
 
 def correct(term: str, vocabulary: Mapping[str, int]) -> str | None:
@@ -50,9 +51,9 @@ def _one_edit(term: str) -> set[str]:
     return deletes | swaps | replaces | inserts
 
 
-def is_english(word: str) -> bool:
-    """Whether `word` is a common English word (see the module docstring)."""
-    return _english_counts().get(word.casefold(), 0) >= COMMON_WORD_COUNT
+def is_english(word: str, *, seen: int = COMMON_WORD_COUNT) -> bool:
+    """Whether `word` is an English word seen at least `seen` times (see the module docstring)."""
+    return _english_counts().get(word.casefold(), 0) >= seen
 
 
 @functools.cache
