@@ -44,6 +44,7 @@ from bot.retrieval.library import Hit, Library, Query
 # Said above a hedged answer, in the terminal and in Telegram alike.
 HEDGED_NOTE = "Nothing in the corpus answers that for certain. The closest passages, which may not answer it:"
 
+MIN_MATCH = 0.4  # the default of BOT_MIN_MATCH: a confident answer's share of the question's weight
 MIN_MATCHED_TERMS = 2  # an excerpt must hold two of the question's terms (or its only one)
 SCORE_WEIGHT = 0.75  # excerpts are ordered by match + SCORE_WEIGHT * (passage score / best score) ...
 TYPE_WEIGHT = 0.25  # ... + TYPE_WEIGHT when the excerpt holds what the question asks for
@@ -56,6 +57,7 @@ BACKWARD_COST = 0.03  # a window whose second sentence holds more of the questio
 # news text puts the answer after the sentence that names its subject, not before
 HEDGE_MATCH = 0.2  # below this share of the question's weight, not even a hedged answer
 CANDIDATES_PER_EXCERPT = 4  # passages ranked per excerpt wanted, to survive de-duplication
+FIRST_POOL = 16  # the best passages, among which confident excerpts lead (the default answer's own pool)
 DUPLICATE_OVERLAP = 0.8  # excerpts sharing this share of the shorter one's terms are shown once
 MAX_EXCERPT_CHARS = 600  # a two-sentence window longer than this is not quoted whole
 RECENT_SHARE = 0.3  # "the latest": the newest article's passages gain this share of the best score
@@ -119,11 +121,11 @@ def answer_question(
     publishers = [term for term in dict.fromkeys(query.terms) if term in library.publishers]
     for term in publishers:
         weights[term] = 0.0
-    pool = wanted * CANDIDATES_PER_EXCERPT * (4 if publishers else 1)
+    pool = max(wanted * CANDIDATES_PER_EXCERPT, FIRST_POOL) * (4 if publishers else 1)
     hits = library.search(dataclasses.replace(query, terms=_search_terms(query, weights)), pool)
     if publishers:
         theirs = frozenset().union(*(library.publishers[term] for term in publishers))
-        hits = ([h for h in hits if h.passage.doc_id in theirs] or hits)[: wanted * CANDIDATES_PER_EXCERPT]
+        hits = ([h for h in hits if h.passage.doc_id in theirs] or hits)[: pool // 4]
     if _ASKS_LATEST.search(question):  # "the latest": newer articles first among equals
         hits = _newest_first(library, hits)
     top_score = hits[0].score if hits else 1.0
@@ -131,7 +133,17 @@ def answer_question(
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
                          _earliest_month(asked_text(question, asked)))
     candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
-    candidates.sort(key=lambda e: -_rank_score(e, top_score, asked.wanted))
+
+    def confident(excerpt: Excerpt) -> bool:
+        return excerpt.match >= min_match and excerpt.fits and excerpt.names_found and excerpt.in_time
+
+    # The best FIRST_POOL passages are ordered confident excerpts first, then by score; passages
+    # ranked below them follow. Every page ("More quotes") sees the same first pool, so pages
+    # continue one another whatever their size.
+    head, tail = candidates[:FIRST_POOL], candidates[FIRST_POOL:]
+    head.sort(key=lambda e: (not confident(e), -_rank_score(e, top_score, asked.wanted)))
+    tail.sort(key=lambda e: -_rank_score(e, top_score, asked.wanted))
+    candidates = head + tail
     least_terms = min(MIN_MATCHED_TERMS, len(query.weights))
     excerpts: list[Excerpt] = []
     seen: list[frozenset[str]] = []
@@ -145,10 +157,7 @@ def answer_question(
         excerpts.append(excerpt)
         if len(excerpts) == wanted:
             break
-    confident = [e for e in excerpts if e.match >= min_match and e.fits and e.names_found and e.in_time]
-    hedged = bool(excerpts) and not confident
-    if confident:  # a confident answer leads with its confident excerpts, the rest keep their order
-        excerpts = confident + [e for e in excerpts if e not in confident]
+    hedged = bool(excerpts) and not confident(excerpts[0])
     shown = excerpts[offset : offset + limit]
     return Answer(question, query.terms, tuple(shown), more=len(excerpts) > offset + limit, hedged=hedged)
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.answers import MIN_MATCH
 from bot.telegram.webhook import webhook_problem
 
 DEFAULT_CONFIG_FILE = Path("config/bot.toml")
@@ -47,11 +48,12 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(Path("corpus"), description="Folder holding the article files (.md or .txt).")
     top_k: int = Field(3, ge=1, le=10, description="Most excerpts in one answer.")
     min_match: float = Field(
-        0.3,
+        MIN_MATCH,
         ge=0.0,
         le=1.0,
-        description="Share of a question's term weight the best excerpt must hold, else the bot says "
-        "the corpus has nothing on it. Lower answers more, higher refuses more.",
+        description="Share of a question's term weight an excerpt must hold for a confident answer; below it "
+        "the bot quotes the closest passages as such, or says the corpus has nothing on it. Lower answers "
+        "more confidently, higher hedges more.",
     )
     max_file_bytes: int = Field(
         2_000_000, ge=1_000, le=100_000_000, description="Corpus files larger than this are skipped with a warning."

@@ -2,8 +2,8 @@
 with the seed corpus, 94 questions by kind, judged beside plain BM25 on the same passages.
 
 It needs ../shared/eval/realnews-dev beside the repository (CI has it) and skips without it.
-The figures are in README ("Answer quality"). The issue's bar is hit@1 >= 75 % and hit@3 >= 88 %;
-the thresholds below are what the bot reaches today (hit@1 74.7 %, hit@3 81.3 %), so that a change
+The figures are in README ("Answer quality"). The issue's bar is hit@1 >= 75 % (met) and hit@3 >= 88 % (not yet);
+the thresholds below are what the bot reaches today (hit@1 76.0 %, hit@3 81.3 %), so that a change
 that loses ground fails here, while the bar itself is still ahead (see the closing note)."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_the_set_is_the_one_the_issue_describes(cases):
 
 
 def test_hit_rates_hold_their_ground(report):
-    assert report.hit_at(1) >= 0.74, [o.case.question for o in report.failures()]
+    assert report.hit_at(1) >= 0.75, [o.case.question for o in report.failures()]
     assert report.hit_at(3) >= 0.80
 
 

@@ -38,12 +38,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.answers import MIN_MATCH
 from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: bot/bench/ is two folders down
 SIZES = (10_000, 100_000, 1_000_000)
 LIMIT = 3  # excerpts per answer, the default top_k
-MIN_MATCH = 0.3
 CONCURRENCY = 4
 TICK = 0.001
 

@@ -24,6 +24,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
+from bot.answers import MIN_MATCH
 from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
 from bot.corpus.articles import CorpusError
 from bot.telegram.library_holder import LibraryHolder
@@ -71,7 +72,7 @@ class ServiceConfig:
     api_base_url: str = "https://api.telegram.org"
     corpus: LibrarySource = LibrarySource(Path("corpus"), 2_000_000)
     top_k: int = 3
-    min_match: float = 0.3
+    min_match: float = MIN_MATCH
     allowed_chat_ids: tuple[int, ...] = ()
     allowed_user_ids: tuple[int, ...] = ()
     admin_ids: tuple[int, ...] = ()

@@ -1,0 +1,128 @@
+"""`python -m bot.bench.ablation QUESTIONS ARTICLES...`: what each answer mechanism adds.
+
+Runs a question file with the bot as it is, with one mechanism at a time switched off, and with
+plain BM25 (BM25Okapi, whitespace tokens, the whole passage quoted) over the same passages, and
+prints hit@1 / hit@3 by question kind plus the refusals: the ablation table in README ("Answer
+quality"). ARTICLES are corpus folders, read together (e.g. `corpus ../shared/eval/realnews-dev/corpus`).
+
+A mechanism is switched off by setting the constants of `bot.answers` that carry it to their
+neutral value, so the table measures the code that runs, not a copy of it. The analyzer's
+additions (hyphen compounds, number words, agent nouns) change the index, so they are measured
+by building the index again with `bot.retrieval.analysis` patched back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from unittest import mock
+
+from bot.answers import MIN_MATCH
+from bot import answers
+from bot.evaluation import Report, evaluate, plain_bm25_asker, read_cases
+from bot.retrieval import analysis
+from bot.retrieval.library import Library, load_library
+
+TOP_K = 3
+
+
+def _patched(**constants: object) -> Callable[[], contextlib.AbstractContextManager[object]]:
+    def patch() -> contextlib.AbstractContextManager[object]:
+        stack = contextlib.ExitStack()
+        for name, value in constants.items():
+            stack.enter_context(mock.patch.object(answers, name, value))
+        return stack
+    return patch
+
+
+@contextlib.contextmanager
+def _plain_analyzer() -> Iterator[None]:
+    """The analyzer without hyphen compounds, number words and agent nouns."""
+    plain_tokens = analysis.tokens
+
+    def tokens(text: str) -> Iterator[analysis.Token]:
+        return (t for t in plain_tokens(text) if not any(h in text[t.start : t.end] for h in "-\u2010\u2011"))
+
+    with mock.patch.object(analysis, "_NUMBER_WORDS", {}), mock.patch.object(analysis, "_AGENT", _NEVER), \
+            mock.patch.object(analysis, "tokens", tokens), mock.patch.object(analysis, "_HYPHENS", ""):
+        analysis.term_of.cache_clear()
+        try:
+            yield
+        finally:
+            analysis.term_of.cache_clear()
+
+
+class _Never:
+    def match(self, _: str) -> None:
+        return None
+
+
+_NEVER = _Never()
+
+# (name, what is switched off) -> how
+VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
+    "the bot": _patched(),
+    "- answer types (time, count, quote ...)": _patched(TYPE_WEIGHT=0.0, STRICT_TYPE_WEIGHT=0.0),
+    "- the asked thing's words (focus)": _patched(FOCUS_WEIGHT=0.0),
+    "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
+    "- windows into the next sentence/paragraph": _patched(_CONTINUES=mock.Mock(match=lambda _: None),
+                                                           _OPENS_QUOTE=mock.Mock(search=lambda _: None),
+                                                           MAX_EXCERPT_CHARS=0),
+    "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),
+    "- captions rank lower": _patched(UNFINISHED_COST=0.0),
+}
+
+
+def _library(folders: list[Path]) -> Library:
+    with tempfile.TemporaryDirectory() as tmp:
+        for folder in folders:
+            for article in folder.iterdir():
+                if article.suffix in {".md", ".txt"}:
+                    shutil.copy(article, tmp)
+        library, _ = load_library(Path(tmp), max_file_bytes=2_000_000)
+    return library
+
+
+def _row(name: str, report: Report, kinds: list[str]) -> str:
+    cells = []
+    for kind in kinds:
+        part = report.by_kind().get(kind)
+        if part is None or not part.wrong_refusals[1]:
+            continue
+        cells.append(f"{part.hit_at(1):.0%} / {part.hit_at(3):.0%}")
+    right, unanswerable = report.correct_refusals
+    wrong, answerable = report.wrong_refusals
+    total = f"**{report.hit_at(1):.1%} / {report.hit_at(3):.1%}**"
+    return f"| {name} | {total} | " + " | ".join(cells) + f" | {right} of {unanswerable} | {wrong} of {answerable} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench.ablation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("articles", type=Path, nargs="+", help="corpus folders, read together")
+    args = parser.parse_args(argv)
+    cases = read_cases(args.questions)
+    kinds = sorted({c.kind for c in cases if c.answers is not None})
+    library = _library(args.articles)
+    print("| | hit@1 / hit@3 | " + " | ".join(kinds) + " | unanswerable refused | answerable refused |")
+    print("|---|---|" + "---|" * len(kinds) + "---|---|")
+    print(_row("plain BM25 (BM25Okapi, whitespace tokens, whole passage)",
+               evaluate(cases, plain_bm25_asker(library, TOP_K)), kinds))
+    for name, variant in VARIANTS.items():
+        with variant():
+            report = evaluate(cases, lambda q: answers.answer_question(library, q, limit=TOP_K, min_match=MIN_MATCH))
+        print(_row(name, report, kinds), flush=True)
+    with _plain_analyzer():
+        plain = _library(args.articles)
+        report = evaluate(cases, lambda q: answers.answer_question(plain, q, limit=TOP_K, min_match=MIN_MATCH))
+    print(_row("- hyphen compounds, number words, agent nouns in the analyzer", report, kinds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
