@@ -9,14 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.bench import benchmark
 from bot import console
 from bot.answers import answer_question
-from bot.corpus.articles import CorpusError
+from bot.corpus.articles import UNKNOWN_DATE, CorpusError
 from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
 from bot.retrieval.library import Library, LibrarySource
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.telegram.service import ServiceConfig
 
 log = logging.getLogger("bot")
 
@@ -123,7 +127,7 @@ def _sources(args: argparse.Namespace, settings: Settings) -> int:
     library = _library(settings)
     for document in library.documents.values():
         passages = len(library.passages_of(document.doc_id))
-        print(f"{document.title}\n    {document.publisher}, {document.published or 'date unknown'}, "
+        print(f"{document.title}\n    {document.publisher}, {document.published or UNKNOWN_DATE}, "
               f"{passages} passages\n    {document.url or 'no address known'}")
     return 0
 
@@ -192,7 +196,14 @@ def _quality_table(report: Report, baseline: Report | None) -> str:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram import service  # imported here: the other commands need no Telegram library
 
-    return service.run(service.ServiceConfig(
+    return service.run(service_config(settings))
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    """The settings the Telegram service needs, as the plain values it takes."""
+    from bot.telegram.service import ServiceConfig
+
+    return ServiceConfig(
         token=settings.token,
         api_base_url=settings.api_base_url,
         corpus=_source(settings),
@@ -207,14 +218,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         webhook_listen=settings.webhook_listen,
         webhook_port=settings.webhook_port,
         webhook_secret=settings.webhook_secret,
-    ))
+    )
 
 
 COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    return benchmark.run_from_args(args)
+    return benchmark.run_from_args(args, top_k=settings.top_k, min_match=settings.min_match)
 
 
 COMMANDS["bench"] = _bench

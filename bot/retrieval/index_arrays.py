@@ -32,7 +32,7 @@ import numpy as np
 
 from bot.retrieval import analysis
 from bot.corpus.articles import Document
-from bot.corpus.passages import split_passages
+from bot.corpus.passages import passage_id, split_passages
 
 
 def passage_key(passage_id: str) -> str:
@@ -353,7 +353,7 @@ def assemble(
         ends.append(np.array([e for _, e in analyzed.spans], dtype=np.int32))
         lengths.append(np.array(analyzed.lengths, dtype=np.int32))
         keys.append(np.array(
-            [int(passage_key(f"{document.doc_id}:{number}"), 16) for number in range(1, count + 1)],
+            [int(passage_key(passage_id(document.doc_id, number)), 16) for number in range(1, count + 1)],
             dtype=np.uint64,
         ))
         for offset, passage_counts in enumerate(analyzed.counts):
