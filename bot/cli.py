@@ -9,14 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.bench import benchmark
 from bot import console
 from bot.answers import answer_question
-from bot.corpus.articles import CorpusError
+from bot.corpus.articles import UNKNOWN_DATE, CorpusError
 from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
-from bot.retrieval.library import Library, LibrarySource
+from bot.retrieval.library import Library, LibrarySource, load_library
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.telegram.service import ServiceConfig
 
 log = logging.getLogger("bot")
 
@@ -65,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--baseline", action="store_true",
                            help="also run plain BM25 (BM25Okapi, whitespace tokens, whole passages) on the same "
                                 "passages, by kind")
+    evaluate_.add_argument("--ablation", action="store_true",
+                           help="print the ablation table: the figures with each answer mechanism switched off")
     bench = sub.add_parser("bench", help="benchmark speed, start-up and memory on synthetic corpora (README: "
                            "Performance)")
     benchmark.add_arguments(bench)
@@ -123,7 +129,7 @@ def _sources(args: argparse.Namespace, settings: Settings) -> int:
     library = _library(settings)
     for document in library.documents.values():
         passages = len(library.passages_of(document.doc_id))
-        print(f"{document.title}\n    {document.publisher}, {document.published or 'date unknown'}, "
+        print(f"{document.title}\n    {document.publisher}, {document.published or UNKNOWN_DATE}, "
               f"{passages} passages\n    {document.url or 'no address known'}")
     return 0
 
@@ -150,6 +156,14 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate(
         cases, lambda q: answer_question(library, q, limit=settings.top_k, min_match=settings.min_match)
     )
+    if args.ablation:
+        from bot.bench.ablation import ablation_table  # tooling: imported only when asked for
+
+        def build() -> Library:  # no cache: the analyzer's row indexes the corpus with other rules
+            return load_library(settings.corpus_dir, max_file_bytes=settings.max_file_bytes)[0]
+
+        print(ablation_table(cases, build, top_k=settings.top_k, min_match=settings.min_match))
+        return 0
     baseline = evaluate(cases, plain_bm25_asker(library, settings.top_k)) if args.baseline else None
     print(_quality_table(report, baseline))
     if args.verbose:
@@ -192,7 +206,14 @@ def _quality_table(report: Report, baseline: Report | None) -> str:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram import service  # imported here: the other commands need no Telegram library
 
-    return service.run(service.ServiceConfig(
+    return service.run(service_config(settings))
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    """The settings the Telegram service needs, as the plain values it takes."""
+    from bot.telegram.service import ServiceConfig
+
+    return ServiceConfig(
         token=settings.token,
         api_base_url=settings.api_base_url,
         corpus=_source(settings),
@@ -207,14 +228,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         webhook_listen=settings.webhook_listen,
         webhook_port=settings.webhook_port,
         webhook_secret=settings.webhook_secret,
-    ))
+    )
 
 
 COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    return benchmark.run_from_args(args)
+    return benchmark.run_from_args(args, top_k=settings.top_k, min_match=settings.min_match)
 
 
 COMMANDS["bench"] = _bench

@@ -5,16 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answers import HEDGED_NOTE, Answer, Excerpt
-from bot.corpus.articles import Document
+from bot.corpus.articles import citation
 
 NOT_IN_CORPUS = "The corpus has nothing on that. Try other words, or run 'python -m bot sources' to see what it covers."
 NO_TERMS = "Ask a question with a few specific words in it, for example: Why did Russia deploy border guards in Syunik?"
 _BOLD, _RESET = "\033[1m", "\033[0m"
-
-
-def citation(document: Document, passage_number: int) -> str:
-    date = document.published or "date unknown"
-    return f"{document.title}. {document.publisher}, {date}, passage {passage_number}"
 
 
 def render_answer(answer: Answer, *, color: bool = False) -> str:

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from bot.answers import MIN_MATCH
+from bot.retrieval.library import DEFAULT_ENGINE, SPARSE_FROM, Engine
 from bot.telegram.webhook import webhook_problem
 
 DEFAULT_CONFIG_FILE = Path("config/bot.toml")
@@ -59,13 +60,13 @@ class Settings(BaseSettings):
         2_000_000, ge=1_000, le=100_000_000, description="Corpus files larger than this are skipped with a warning."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
-    engine: Literal["auto", "rank-bm25", "sparse"] = Field(
-        "auto",
+    engine: Engine = Field(
+        DEFAULT_ENGINE,
         description="Ranking engine: rank-bm25 (the reference), sparse (the same scores, fast on large corpora) "
         "or auto (sparse from BOT_SPARSE_FROM passages on).",
     )
     sparse_from: int = Field(
-        2_000, ge=1, le=1_000_000_000, description="With engine auto: corpus size (passages) from which the sparse "
+        SPARSE_FROM, ge=1, le=1_000_000_000, description="With engine auto: corpus size (passages) from which the sparse "
         "engine ranks.",
     )
     index_cache_dir: Path | None = Field(

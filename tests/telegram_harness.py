@@ -14,6 +14,7 @@ confirmed them), then stops the Application, which first finishes every update i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,8 +24,10 @@ from telegram.ext import Application
 from bot.telegram.library_holder import LibraryHolder
 from pydantic import SecretStr
 
-from bot.retrieval.library import Library
+from bot.cli import service_config
+from bot.retrieval.library import Library, LibrarySource
 from bot.telegram.service import ServiceConfig, build_application
+from conftest import CORPUS, DEFAULTS
 from tests.fake_telegram import Call, FakeTelegram
 
 EXAMPLES = (
@@ -68,11 +71,14 @@ class Running:
 
 
 def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
+    """The service configuration `python -m bot run` makes from the default settings, talking to
+    the fake, with the seed corpus (no index cache) and `overrides`."""
     values: dict[str, Any] = dict(
-        token=SecretStr(tg.token), api_base_url=tg.base_url, example_questions=EXAMPLES, min_match=0.3, top_k=3
+        token=SecretStr(tg.token), api_base_url=tg.base_url, example_questions=EXAMPLES,
+        corpus=LibrarySource(CORPUS, DEFAULTS.max_file_bytes),
     )
     values.update(overrides)
-    return ServiceConfig(**values)
+    return dataclasses.replace(service_config(DEFAULTS), **values)
 
 
 @contextlib.asynccontextmanager

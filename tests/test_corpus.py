@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.corpus.articles import CorpusError, Document, SkipReason, list_corpus, load_corpus, parse_document
+from bot.corpus.articles import (
+    TITLE_MAX_CHARS,
+    CorpusError,
+    Document,
+    SkipReason,
+    is_heading,
+    list_corpus,
+    load_corpus,
+    parse_document,
+)
 from bot.retrieval.library import load_library
 
 LIMIT = 100_000
@@ -95,6 +104,22 @@ def test_plain_file_with_a_long_first_line_is_titled_by_its_file_name():
     document = parse_document("russia-ready_to-help", first + "\n\nSecond paragraph.\n")
     assert document.title == "russia ready to help"
     assert document.text.startswith(first.strip())  # the first line is article text, not lost
+
+
+@pytest.mark.parametrize("first", ["He said:", "Armenia (photo)", "It is over.", "Really?"])
+def test_a_first_line_that_ends_like_a_sentence_is_text_not_the_title(first):
+    """The title rule is the heading rule passages use (`is_heading`): closing punctuation, a colon
+    or a bracket at the end means the line belongs to the text."""
+    assert not is_heading(first)
+    document = parse_document("plain-file", f"{first}\n\nArmenia asked Russia for help.\n")
+    assert document.title == "plain file" and document.text.startswith(first)
+
+
+def test_a_title_line_may_be_as_long_as_a_headline_but_a_heading_in_the_text_is_short():
+    headline = "Putin-Pashinyan meeting: border tensions and speculations about Russian peacekeepers' deployment"
+    assert 80 < len(headline) <= 150
+    assert parse_document("jam", f"{headline}\n\nThe leaders met in Moscow.\n").title == headline
+    assert is_heading(headline, max_chars=TITLE_MAX_CHARS) and not is_heading(headline)
 
 
 def test_single_line_file_keeps_its_line_as_text():

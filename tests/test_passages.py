@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.corpus.articles import Document
-from bot.corpus.passages import MAX_PASSAGE_CHARS, split_passages, sentence_spans
+from bot.corpus.passages import MAX_PASSAGE_CHARS, parse_passage_id, passage_id, sentence_spans, split_passages
 
 
 def document(text: str, doc_id: str = "doc") -> Document:
@@ -128,3 +128,10 @@ def test_a_heading_joined_to_its_paragraph_is_its_own_sentence():
         "Carey Cavanaugh believes it.",
         "He said so.",
     ]
+
+
+def test_a_passage_id_is_written_and_read_in_one_way():
+    assert passage_id("azatutyun-2021:x", 3) == "azatutyun-2021:x:3"
+    assert parse_passage_id(passage_id("azatutyun-2021:x", 3)) == ("azatutyun-2021:x", 3)
+    for written_otherwise in ("doc:03", "doc:+3", "doc:-1", "doc:3.0", "doc:\u00b2", "doc:", "doc"):
+        assert parse_passage_id(written_otherwise) is None, written_otherwise

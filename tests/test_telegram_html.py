@@ -13,6 +13,8 @@ from bot.corpus.articles import Document
 from bot.corpus.passages import Passage
 from tests.fake_telegram import parse_text
 
+from conftest import DEFAULTS
+
 HOSTILE_TITLE = 'Tom & Jerry <script>alert("x")</script> &amp; </blockquote>'
 HOSTILE_URL = "https://example.org/a?b=1&c='2'&amp;d"
 
@@ -54,7 +56,7 @@ def bold_words(message_html: str) -> list[str]:
 
 
 def test_an_answer_quotes_marks_and_cites(library):
-    answer = answer_question(library, "Why did Russia deploy border guards in Syunik?", limit=3, min_match=0.3)
+    answer = answer_question(library, "Why did Russia deploy border guards in Syunik?", limit=DEFAULTS.top_k, min_match=DEFAULTS.min_match)
     assert answer.answered
     [chunk] = th.answer_messages(answer)
     text, entities = valid(chunk.html)
@@ -184,7 +186,7 @@ def test_a_large_corpus_lists_the_newest_articles_over_several_messages_and_coun
 
 def test_inline_items_are_plain_titles_and_valid_html(library):
     question = 'What did <b>Putin</b> & "Pashinian" discuss? 🙂'
-    answer = answer_question(library, question, limit=5, min_match=0.3)
+    answer = answer_question(library, question, limit=5, min_match=DEFAULTS.min_match)
     items = th.inline_items(answer)
     assert items
     for item, excerpt in zip(items, answer.excerpts):

@@ -4,6 +4,7 @@ token redaction in logs, per-chat ordering, webhook settings, and the architectu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import random
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 import pytest
 from telegram import Update
 
+from bot.cli import service_config
 from bot.telegram.access import AccessPolicy, RateLimit
 from bot.telegram.routing import (
     EmptyAsk,
@@ -26,6 +28,8 @@ from bot.telegram.routing import (
     route,
 )
 from bot.telegram.service import ChatOrderedProcessor, SecretFilter, ServiceConfig, webhook_problem
+
+from conftest import DEFAULTS
 
 TOKEN = "123456789:AAHk3-secretPART_abcdefghijklmnop"
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,10 +217,23 @@ async def test_updates_of_one_chat_run_in_order_and_chats_run_concurrently():
 
 
 def test_webhook_settings_are_checked():
-    base = dict(token=SecretStr(TOKEN))
-    assert webhook_problem(ServiceConfig(**base)) is None
-    assert "BOT_WEBHOOK_SECRET" in webhook_problem(ServiceConfig(**base, webhook_url="https://x.org/hook"))
-    assert "only hold" in webhook_problem(
-        ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
-    assert "full https://" in webhook_problem(ServiceConfig(**base, webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
-    assert webhook_problem(ServiceConfig(**base, webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
+    def config(**changes) -> ServiceConfig:
+        return dataclasses.replace(service_config(DEFAULTS), token=SecretStr(TOKEN), **changes)
+
+    assert webhook_problem(config()) is None
+    assert "BOT_WEBHOOK_SECRET" in webhook_problem(config(webhook_url="https://x.org/hook"))
+    assert "only hold" in webhook_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
+    assert "full https://" in webhook_problem(config(webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
+    assert webhook_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
+
+
+def test_the_service_gets_every_setting_it_uses():
+    """ServiceConfig has no defaults of its own: each value comes from the settings."""
+    settings = DEFAULTS.model_copy(update={"top_k": 7, "min_match": 0.55, "webhook_port": 9000,
+                                           "user_questions_per_minute": 5, "admin_ids": (3,)})
+    config = service_config(settings)
+    assert (config.top_k, config.min_match, config.webhook_port, config.user_questions_per_minute,
+            config.admin_ids) == (7, 0.55, 9000, 5, (3,))
+    assert config.corpus.folder == settings.corpus_dir and config.corpus.engine == settings.engine
+    required = [f.name for f in dataclasses.fields(ServiceConfig) if f.default is dataclasses.MISSING]
+    assert set(required) == {f.name for f in dataclasses.fields(ServiceConfig)} - {"request_timeout"}

@@ -1,9 +1,9 @@
-"""`python -m bot.bench.ablation QUESTIONS ARTICLES...`: what each answer mechanism adds.
+"""`python -m bot eval QUESTIONS --ablation`: what each answer mechanism adds.
 
 Runs a question file with the bot as it is, with one mechanism at a time switched off, and with
 plain BM25 (BM25Okapi, whitespace tokens, the whole passage quoted) over the same passages, and
 prints hit@1 / hit@3 by question kind plus the refusals: the ablation table in README ("Answer
-quality"). ARTICLES are corpus folders, read together (e.g. `corpus ../shared/eval/realnews-dev/corpus`).
+quality").
 
 A mechanism is switched off by setting the constants of `bot.answers` that carry it to their
 neutral value, so the table measures the code that runs, not a copy of it. The analyzer's
@@ -13,20 +13,15 @@ by building the index again with `bot.retrieval.analysis` patched back.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from unittest import mock
 
-from bot.answers import MIN_MATCH
+
 from bot import answers
-from bot.evaluation import Report, evaluate, plain_bm25_asker, read_cases
+from bot.evaluation import Case, Report, evaluate, plain_bm25_asker
 from bot.retrieval import analysis
-from bot.retrieval.library import Library, load_library
+from bot.retrieval.library import Library
 
 TOP_K = 3
 
@@ -78,16 +73,6 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
 }
 
 
-def _library(folders: list[Path]) -> Library:
-    with tempfile.TemporaryDirectory() as tmp:
-        for folder in folders:
-            for article in folder.iterdir():
-                if article.suffix in {".md", ".txt"}:
-                    shutil.copy(article, tmp)
-        library, _ = load_library(Path(tmp), max_file_bytes=2_000_000)
-    return library
-
-
 def _row(name: str, report: Report, kinds: list[str]) -> str:
     cells = []
     for kind in kinds:
@@ -101,28 +86,22 @@ def _row(name: str, report: Report, kinds: list[str]) -> str:
     return f"| {name} | {total} | " + " | ".join(cells) + f" | {right} of {unanswerable} | {wrong} of {answerable} |"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.bench.ablation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("questions", type=Path)
-    parser.add_argument("articles", type=Path, nargs="+", help="corpus folders, read together")
-    args = parser.parse_args(argv)
-    cases = read_cases(args.questions)
+def ablation_table(cases: list[Case], build: Callable[[], Library], *, top_k: int, min_match: float) -> str:
+    """The ablation table (Markdown) for `cases` over the library `build` makes (called again,
+    with the analyzer patched, for the analyzer's row)."""
     kinds = sorted({c.kind for c in cases if c.answers is not None})
-    library = _library(args.articles)
-    print("| | hit@1 / hit@3 | " + " | ".join(kinds) + " | unanswerable refused | answerable refused |")
-    print("|---|---|" + "---|" * len(kinds) + "---|---|")
-    print(_row("plain BM25 (BM25Okapi, whitespace tokens, whole passage)",
-               evaluate(cases, plain_bm25_asker(library, TOP_K)), kinds))
+    library = build()
+
+    def bot(on: Library) -> Report:
+        return evaluate(cases, lambda q: answers.answer_question(on, q, limit=top_k, min_match=min_match))
+
+    lines = ["| | hit@1 / hit@3 | " + " | ".join(kinds) + " | unanswerable refused | answerable refused |",
+             "|---|---|" + "---|" * len(kinds) + "---|---|",
+             _row("plain BM25 (BM25Okapi, whitespace tokens, whole passage)",
+                  evaluate(cases, plain_bm25_asker(library, top_k)), kinds)]
     for name, variant in VARIANTS.items():
         with variant():
-            report = evaluate(cases, lambda q: answers.answer_question(library, q, limit=TOP_K, min_match=MIN_MATCH))
-        print(_row(name, report, kinds), flush=True)
+            lines.append(_row(name, bot(library), kinds))
     with _plain_analyzer():
-        plain = _library(args.articles)
-        report = evaluate(cases, lambda q: answers.answer_question(plain, q, limit=TOP_K, min_match=MIN_MATCH))
-    print(_row("- hyphen compounds, number words, agent nouns in the analyzer", report, kinds))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        lines.append(_row("- hyphen compounds, number words, agent nouns in the analyzer", bot(build()), kinds))
+    return "\n".join(lines)

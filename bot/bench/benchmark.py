@@ -38,12 +38,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answers import MIN_MATCH
 from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: bot/bench/ is two folders down
 SIZES = (10_000, 100_000, 1_000_000)
-LIMIT = 3  # excerpts per answer, the default top_k
 CONCURRENCY = 4
 TICK = 0.001
 
@@ -128,10 +126,11 @@ def phase_serve(params: dict) -> dict:
     rss_ready = _rss_mb()
     questions = params["questions"]
     renderer, render = _renderer()
-    k = (LIMIT + 1) * CANDIDATES_PER_EXCERPT
+    limit, min_match = params["top_k"], params["min_match"]
+    k = (limit + 1) * CANDIDATES_PER_EXCERPT
 
     def answer(question: str) -> object:
-        return render(answer_question(library, question, limit=LIMIT, min_match=MIN_MATCH))
+        return render(answer_question(library, question, limit=limit, min_match=min_match))
 
     for question in questions[:20]:  # warm-up: first-call costs belong to start-up
         answer(question)
@@ -150,9 +149,10 @@ def phase_serve(params: dict) -> dict:
         if cpus == "all":
             os.sched_setaffinity(0, _ALL_CPUS) if _ALL_CPUS else None
         stalls[f"idle_{cpus}"] = asyncio.run(_idle_lateness(2.0))
-        stalls[f"to_thread_x4_{cpus}"] = asyncio.run(_stall(library, render, questions, bot_threads=False))
+        stalls[f"to_thread_x4_{cpus}"] = asyncio.run(_stall(library, render, questions, limit, min_match,
+                                                             bot_threads=False))
         settle_for_serving()  # as the Telegram service does once the library is loaded
-        stalls[f"bot_{cpus}"] = asyncio.run(_stall(library, render, questions, bot_threads=True))
+        stalls[f"bot_{cpus}"] = asyncio.run(_stall(library, render, questions, limit, min_match, bot_threads=True))
         gc.unfreeze()
     sys.setswitchinterval(0.005)
     return {
@@ -177,7 +177,7 @@ async def _idle_lateness(seconds: float) -> dict:
     return {"worst_ms": late["max"], "p99_ms": late["p99"]}
 
 
-async def _stall(library, render, questions: list[str], *, bot_threads: bool) -> dict:
+async def _stall(library, render, questions: list[str], limit: int, min_match: float, *, bot_threads: bool) -> dict:
     """Answer all questions from worker threads, CONCURRENCY chats at a time, and render each answer
     on the event loop, as the Telegram layer does. Meanwhile every callback the loop runs is timed
     (the longest call), and a coroutine sleeps 1 ms at a time: how late it wakes up is how long the
@@ -208,9 +208,9 @@ async def _stall(library, render, questions: list[str], *, bot_threads: bool) ->
         while waiting:
             question = waiting.pop()
             if threads is None:
-                answer = await asyncio.to_thread(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH)
+                answer = await asyncio.to_thread(answer_question, library, question, limit=limit, min_match=min_match)
             else:
-                answer = await threads.run(answer_question, library, question, limit=LIMIT, min_match=MIN_MATCH)
+                answer = await threads.run(answer_question, library, question, limit=limit, min_match=min_match)
             render(answer)
 
     probe = asyncio.create_task(ticker())
@@ -321,8 +321,9 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int,
-        say=print) -> list[Row]:
+def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int, top_k: int,
+        min_match: float, say=print) -> list[Row]:
+    """Benchmark each size; questions are answered with `top_k` and `min_match` (the settings)."""
     from bot.bench import synthetic_corpus
 
     rows = []
@@ -336,7 +337,8 @@ def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference
         engines = ["sparse"] + (["rank-bm25"] if size <= reference_up_to else [])
         for engine in engines:
             cache = workdir / f"cache-{size}-{engine}"
-            params = {"folder": str(folder), "cache": str(cache), "engine": engine, "questions": asked}
+            params = {"folder": str(folder), "cache": str(cache), "engine": engine, "questions": asked,
+                      "top_k": top_k, "min_match": min_match}
             cold = _run_phase("cold", params)
             say(f"#   {engine}: cold start {cold['startup']:.2f} s (build {cold['build']:.2f} s), "
                 f"{cold['documents']:,} articles, {cold['terms']:,} terms, {cold['postings']:,} postings")
@@ -397,9 +399,11 @@ def _stall_cell(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot bench", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
+    """`python -m bot.bench.benchmark ARGS` is `python -m bot bench ARGS`: the command line reads the
+    settings (top_k, min_match) the questions are answered with."""
+    from bot import cli
+
+    return cli.main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -415,12 +419,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", type=int, default=None, help="the CPU to pin each phase to (default: the last one)")
 
 
-def run_from_args(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace, *, top_k: int, min_match: float) -> int:
+    """`python -m bot bench`: answers as the bot would with `top_k` and `min_match` (from the settings)."""
     if args.cpu is not None:
         os.environ["BENCH_CPU"] = str(args.cpu)
     sizes = args.sizes
     rows = run(sizes, workdir=args.workdir, questions=args.questions, seed=args.seed,
-               reference_up_to=args.reference_up_to, say=lambda line: print(line, flush=True))
+               reference_up_to=args.reference_up_to, top_k=top_k, min_match=min_match,
+               say=lambda line: print(line, flush=True))
     print()
     print(f"Machine: {machine()}")
     print()

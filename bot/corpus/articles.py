@@ -41,7 +41,9 @@ from typing import Generic, TypeVar
 
 SUFFIXES = (".md", ".txt")
 HEADER_KEYS = ("title", "publisher", "published", "url", "note")
-MAX_TITLE_LINE = 150
+HEADING_MAX_CHARS = 80  # in the text, a line this short without closing punctuation is a section heading
+TITLE_MAX_CHARS = 150  # a file's first line may be as long as a headline and still be its title
+_CLOSING = frozenset(".!?…:\"”’»)]")  # a line ending in one of these is a sentence, not a heading
 _HEADER_LINE = re.compile(r"^([A-Za-z_]+)\s*:\s*(.*)$")
 
 
@@ -56,6 +58,19 @@ class Document:
     url: str | None
     text: str
     note: str | None = None
+
+
+UNKNOWN_DATE = "date unknown"  # said wherever an undated article's date would be
+
+
+def citation(
+    document: Document, passage_number: int, *, title: Callable[[str], str] = str, text: Callable[[str], str] = str
+) -> str:
+    """How every answer cites its source, in the terminal and in Telegram alike:
+    ``Title. Publisher, date, passage n``. `title` renders the title and `text` the other fields
+    (to escape, shorten or link them)."""
+    date = document.published or UNKNOWN_DATE
+    return f"{title(document.title)}. {text(document.publisher)}, {text(date)}, passage {passage_number}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,17 +160,24 @@ def parse_document(doc_id: str, raw: str) -> Document:
 
 
 def _title_from_text(doc_id: str, body: str) -> tuple[str, str]:
-    """Title from the first line when it is a heading (Markdown '#', or a short line without
-    closing punctuation followed by a blank line), which then leaves the text; else the file name."""
+    """Title from the first line when it is a heading (Markdown '#', or a heading by `is_heading`
+    followed by a blank line), which then leaves the text; else the file name."""
     first, _, rest = body.lstrip().partition("\n")
+    markdown = first.lstrip().startswith("#")
     candidate = first.strip().lstrip("#").strip()
-    is_heading = bool(candidate) and len(candidate) <= MAX_TITLE_LINE and (
-        first.lstrip().startswith("#")
-        or (candidate[-1] not in ".!?…\"”’»" and rest.lstrip(" \t\r").startswith("\n"))
+    titled = bool(candidate) and len(candidate) <= TITLE_MAX_CHARS and (
+        markdown or (is_heading(candidate, max_chars=TITLE_MAX_CHARS) and rest.lstrip(" \t\r").startswith("\n"))
     )
-    if is_heading and rest.strip():
+    if titled and rest.strip():
         return candidate, rest.lstrip("\r\n")
     return doc_id.replace("_", " ").replace("-", " ").strip() or doc_id, body
+
+
+def is_heading(line: str, *, max_chars: int = HEADING_MAX_CHARS) -> bool:
+    """A short line without closing punctuation: a title or section heading, not a sentence.
+    (`bot.corpus.passages` joins such a paragraph to the one it introduces; a file's first line
+    is its title when it is one, up to TITLE_MAX_CHARS.)"""
+    return bool(line) and len(line) <= max_chars and "\n" not in line and line[-1] not in _CLOSING
 
 
 # --- the corpus folder: which files are articles, in which order, with which problems ---------

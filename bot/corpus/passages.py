@@ -3,8 +3,8 @@
 Every passage and sentence is a span ``[start, end)`` of its document's text, so
 an excerpt built from them is always an exact substring of the stored article.
 
-Passage ids are ``<doc_id>:<n>``: stable as long as the article file is not
-edited, so buttons and caches that carry them survive restarts.
+Passage ids are ``<doc_id>:<n>`` (`passage_id`, `parse_passage_id`): stable as long as the
+article file is not edited, so buttons and caches that carry them survive restarts.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.corpus.articles import Document
+from bot.corpus.articles import Document, is_heading  # a heading paragraph joins the one it introduces
 
 MAX_PASSAGE_CHARS = 900  # a paragraph longer than this is split between sentences
-HEADING_MAX_CHARS = 80  # a short line without end punctuation is a heading: it joins the next paragraph
 
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _LINE_BREAK = re.compile(r"\n\s*")
@@ -57,9 +56,23 @@ def split_passages(document: Document) -> list[Passage]:
     if pending_heading is not None:  # a heading at the very end stands alone
         spans.append((pending_heading, len(text.rstrip())))
     return [
-        Passage(f"{document.doc_id}:{number}", document.doc_id, number, start, end, text[start:end])
+        Passage(passage_id(document.doc_id, number), document.doc_id, number, start, end, text[start:end])
         for number, (start, end) in enumerate(spans, start=1)
     ]
+
+
+def passage_id(doc_id: str, number: int) -> str:
+    """The id of passage `number` (1-based) of article `doc_id`."""
+    return f"{doc_id}:{number}"
+
+
+def parse_passage_id(passage_id: str) -> tuple[str, int] | None:
+    """(doc_id, number) of a passage id, or None if `passage_id` is not one (`passage_id` never
+    writes a sign or leading zeros, so they are refused)."""
+    doc_id, colon, number = passage_id.rpartition(":")
+    if not colon or not (number.isascii() and number.isdigit()) or str(int(number)) != number:
+        return None
+    return doc_id, int(number)
 
 
 def _paragraph_spans(text: str, separator: re.Pattern[str]) -> Iterator[tuple[int, int]]:
@@ -77,15 +90,6 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         end -= 1
     if start < end:
         yield start, end
-
-
-def is_heading(paragraph: str) -> bool:
-    """A short line without closing punctuation: a title or section heading, not a sentence."""
-    return (
-        len(paragraph) <= HEADING_MAX_CHARS
-        and "\n" not in paragraph
-        and paragraph[-1] not in ".!?…:\"”’»)]"
-    )
 
 
 def _limit_length(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -32,7 +32,7 @@ import numpy as np
 
 from bot.retrieval import analysis
 from bot.corpus.articles import Document
-from bot.corpus.passages import split_passages
+from bot.corpus.passages import passage_id, split_passages
 
 
 def passage_key(passage_id: str) -> str:
@@ -293,100 +293,179 @@ def assemble(
 
     Reused documents are copied in runs (consecutive documents of `previous`) with array
     operations, and their postings, still sorted, are merged with the new ones rather than
-    sorted again: adding one article to a large index costs array copies, not a rebuild."""
-    doc_pieces: dict[str, list[bytes]] = {"ids": [], "meta": [], "text": []}
-    doc_lengths: dict[str, list[np.ndarray]] = {"ids": [], "meta": [], "text": []}
-    doc_passage_counts: list[np.ndarray] = []
-    passage_doc: list[np.ndarray] = []
-    starts: list[np.ndarray] = []
-    ends: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
-    keys: list[np.ndarray] = []
-    # Triplets (term id, passage number, count) from analysis. Term ids: those of `previous`
-    # (found with its TermLookup), then new terms numbered on.
-    old_terms = len(previous.terms) if previous is not None else 0
-    lookup = TermLookup(previous) if previous is not None and old_terms else None
-    ids: dict[str, int] = {}
-    new_names: list[str] = []
-    new_terms = array("i")
-    new_passages = array("i")
-    new_counts = array("I")
-    # Old passages kept (ranges), and where they go.
-    old_first: list[int] = []
-    old_last: list[int] = []
-    old_target: list[int] = []
-    n = 0
-    d = 0
+    sorted again: adding one article to a large index costs array copies, not a rebuild.
+
+    Four steps: the documents and passages in order (`_Contents`), the postings of the documents
+    analyzed now (`_NewPostings`), those merged with the postings kept from `previous`
+    (`_merge_postings`), and the vocabulary of what is left (`_vocabulary`)."""
+    contents = _Contents()
+    new = _NewPostings(previous)
+    kept: list[_KeptPassages] = []
     for run in _runs(sources):
         if isinstance(run, range):  # documents run.start..run.stop-1 of `previous`
             if previous is None:
                 raise ValueError("a Reused document needs the previous index")
-            i, j = run.start, run.stop
-            for name, table in (("ids", previous.doc_ids), ("meta", previous.doc_meta), ("text", previous.doc_text)):
-                data, sizes = table.raw_range(i, j)
-                doc_pieces[name].append(data)
-                doc_lengths[name].append(sizes)
-            bounds = np.asarray(previous.doc_passages[i : j + 1])
-            first, last = int(bounds[0]), int(bounds[-1])
-            doc_passage_counts.append(np.diff(bounds))
-            passage_doc.append((np.asarray(previous.passage_doc[first:last]) - i + d).astype(np.int32))
-            starts.append(previous.passage_start[first:last])
-            ends.append(previous.passage_end[first:last])
-            lengths.append(previous.passage_length[first:last])
-            keys.append(previous.passage_key[first:last])
-            old_first.append(first)
-            old_last.append(last)
-            old_target.append(n)
-            n += last - first
-            d += j - i
-            continue
-        analyzed = analyze(run)
+            kept.append(contents.copy(previous, run))
+        else:
+            analyzed = analyze(run)
+            new.add(analyzed, first_passage=contents.add(analyzed))
+    postings = _merge_postings(new, kept, previous, contents.passages)
+    vocabulary = _vocabulary(postings.term, new, previous)
+    index = PassageIndex(
+        **contents.arrays(), **vocabulary, posting_passage=postings.passage.astype(np.int32),
+        posting_count=postings.count.astype(_count_type(postings.count)),
+    )
+    index.check()
+    return index
+
+
+@dataclass(frozen=True, slots=True)
+class _KeptPassages:
+    """Passages first..last-1 of the previous index, which become passages from `target` on."""
+
+    first: int
+    last: int
+    target: int
+
+
+class _Contents:
+    """The documents' and passages' arrays, in pieces, as the sources are added in order."""
+
+    def __init__(self) -> None:
+        self.doc_pieces: dict[str, list[bytes]] = {"ids": [], "meta": [], "text": []}
+        self.doc_lengths: dict[str, list[np.ndarray]] = {"ids": [], "meta": [], "text": []}
+        self.doc_passage_counts: list[np.ndarray] = []
+        self.passage_doc: list[np.ndarray] = []
+        self.starts: list[np.ndarray] = []
+        self.ends: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.passages = 0  # so far
+        self.documents = 0
+
+    def copy(self, previous: PassageIndex, run: range) -> _KeptPassages:
+        """Documents `run` of `previous`, as they are; returns where their passages went."""
+        i, j = run.start, run.stop
+        for name, table in (("ids", previous.doc_ids), ("meta", previous.doc_meta), ("text", previous.doc_text)):
+            data, sizes = table.raw_range(i, j)
+            self.doc_pieces[name].append(data)
+            self.doc_lengths[name].append(sizes)
+        bounds = np.asarray(previous.doc_passages[i : j + 1])
+        first, last = int(bounds[0]), int(bounds[-1])
+        self.doc_passage_counts.append(np.diff(bounds))
+        self.passage_doc.append((np.asarray(previous.passage_doc[first:last]) - i + self.documents).astype(np.int32))
+        self.starts.append(previous.passage_start[first:last])
+        self.ends.append(previous.passage_end[first:last])
+        self.lengths.append(previous.passage_length[first:last])
+        self.keys.append(previous.passage_key[first:last])
+        kept = _KeptPassages(first, last, self.passages)
+        self.passages += last - first
+        self.documents += j - i
+        return kept
+
+    def add(self, analyzed: _Analyzed) -> int:
+        """A document analyzed now; returns the number of its first passage."""
         document = analyzed.document
         for name, data in (("ids", document.doc_id.encode()), ("meta", _meta_json(document)),
                            ("text", document.text.encode())):
-            doc_pieces[name].append(data)
-            doc_lengths[name].append(np.array([len(data)], dtype=np.int64))
+            self.doc_pieces[name].append(data)
+            self.doc_lengths[name].append(np.array([len(data)], dtype=np.int64))
         count = len(analyzed.spans)
-        doc_passage_counts.append(np.array([count], dtype=np.int64))
-        passage_doc.append(np.full(count, d, dtype=np.int32))
-        starts.append(np.array([s for s, _ in analyzed.spans], dtype=np.int32))
-        ends.append(np.array([e for _, e in analyzed.spans], dtype=np.int32))
-        lengths.append(np.array(analyzed.lengths, dtype=np.int32))
-        keys.append(np.array(
-            [int(passage_key(f"{document.doc_id}:{number}"), 16) for number in range(1, count + 1)],
+        self.doc_passage_counts.append(np.array([count], dtype=np.int64))
+        self.passage_doc.append(np.full(count, self.documents, dtype=np.int32))
+        self.starts.append(np.array([s for s, _ in analyzed.spans], dtype=np.int32))
+        self.ends.append(np.array([e for _, e in analyzed.spans], dtype=np.int32))
+        self.lengths.append(np.array(analyzed.lengths, dtype=np.int32))
+        self.keys.append(np.array(
+            [int(passage_key(passage_id(document.doc_id, number)), 16) for number in range(1, count + 1)],
             dtype=np.uint64,
         ))
+        first = self.passages
+        self.passages += count
+        self.documents += 1
+        return first
+
+    def arrays(self) -> dict[str, object]:
+        """The document and passage fields of a PassageIndex."""
+        def table(name: str) -> StringTable:
+            return StringTable.of_pieces(self.doc_pieces[name], _cat(self.doc_lengths[name], np.int64))
+
+        passage_key_ = _cat(self.keys, np.uint64)
+        return {
+            "doc_ids": table("ids"),
+            "doc_meta": table("meta"),
+            "doc_text": table("text"),
+            "doc_passages": np.concatenate([[0], np.cumsum(_cat(self.doc_passage_counts, np.int64))]).astype(np.int64),
+            "passage_doc": _cat(self.passage_doc, np.int32),
+            "passage_start": _cat(self.starts, np.int32),
+            "passage_end": _cat(self.ends, np.int32),
+            "passage_length": _cat(self.lengths, np.int32),
+            "passage_key": passage_key_,
+            "key_order": np.argsort(passage_key_, kind="stable").astype(np.int32),
+        }
+
+
+class _NewPostings:
+    """The postings of the documents analyzed now, as triplets (term id, passage, count). Term
+    ids are those of `previous` (found with its TermLookup), then new terms numbered on."""
+
+    def __init__(self, previous: PassageIndex | None) -> None:
+        self.old_terms = len(previous.terms) if previous is not None else 0
+        self._lookup = TermLookup(previous) if previous is not None and self.old_terms else None
+        self._ids: dict[str, int] = {}
+        self.new_names: list[str] = []  # the terms `previous` does not have, by id - old_terms
+        self._terms = array("i")
+        self._passages = array("i")
+        self._counts = array("I")
+
+    def add(self, analyzed: _Analyzed, *, first_passage: int) -> None:
         for offset, passage_counts in enumerate(analyzed.counts):
             for term, tf in passage_counts.items():
-                term_id = ids.get(term)
+                term_id = self._ids.get(term)
                 if term_id is None:
-                    term_id = lookup.id(term) if lookup is not None else None
+                    term_id = self._lookup.id(term) if self._lookup is not None else None
                     if term_id is None:
-                        term_id = old_terms + len(new_names)
-                        new_names.append(term)
-                    ids[term] = term_id
-                new_terms.append(term_id)
-                new_passages.append(n + offset)
-                new_counts.append(tf)
-        n += count
-        d += 1
+                        term_id = self.old_terms + len(self.new_names)
+                        self.new_names.append(term)
+                    self._ids[term] = term_id
+                self._terms.append(term_id)
+                self._passages.append(first_passage + offset)
+                self._counts.append(tf)
 
-    # Postings as sorted keys term * n + passage: the new ones, and the old ones kept.
-    scale = max(n, 1)
-    new_key = np.frombuffer(new_terms, dtype=np.int32).astype(np.int64) * scale + np.frombuffer(
-        new_passages, dtype=np.int32)
-    order = np.argsort(new_key)
-    new_key, new_count = new_key[order], np.frombuffer(new_counts, dtype=np.uint32)[order]
-    if previous is not None and old_first:
+    def sorted_keys(self, scale: int) -> tuple[np.ndarray, np.ndarray]:
+        """The postings as sorted keys term * scale + passage, and their counts."""
+        key = np.frombuffer(self._terms, dtype=np.int32).astype(np.int64) * scale + np.frombuffer(
+            self._passages, dtype=np.int32)
+        order = np.argsort(key)
+        return key[order], np.frombuffer(self._counts, dtype=np.uint32)[order]
+
+
+@dataclass(frozen=True, slots=True)
+class _Postings:
+    """Every posting, sorted by term, then passage (term ids as numbered by `_NewPostings`)."""
+
+    term: np.ndarray
+    passage: np.ndarray
+    count: np.ndarray
+
+
+def _merge_postings(
+    new: _NewPostings, kept: list[_KeptPassages], previous: PassageIndex | None, passages: int
+) -> _Postings:
+    """The new postings merged with those of the passages kept from `previous` (moved to their new
+    numbers); both are sorted already, so they are merged, not sorted together."""
+    scale = max(passages, 1)
+    new_key, new_count = new.sorted_keys(scale)
+    if previous is not None and kept:
         target = np.full(previous.size, -1, dtype=np.int64)
-        for first, last, to in zip(old_first, old_last, old_target):
-            target[first:last] = np.arange(to, to + last - first)
+        for run in kept:
+            target[run.first : run.last] = np.arange(run.target, run.target + run.last - run.first)
         old_term = np.repeat(np.arange(len(previous.terms), dtype=np.int64), np.diff(previous.term_postings))
         moved = target[previous.posting_passage]
-        kept = moved >= 0
-        old_key = old_term[kept] * scale + moved[kept]
-        old_count = np.asarray(previous.posting_count)[kept].astype(np.uint32)
-        del old_term, moved, kept, target
+        alive = moved >= 0
+        old_key = old_term[alive] * scale + moved[alive]
+        old_count = np.asarray(previous.posting_count)[alive].astype(np.uint32)
+        del old_term, moved, alive, target
         if old_key.size > 1 and not bool(np.all(old_key[1:] > old_key[:-1])):  # documents reordered
             order = np.argsort(old_key)
             old_key, old_count = old_key[order], old_count[order]
@@ -396,15 +475,18 @@ def assemble(
     else:
         key_of, count_of = new_key, new_count
     term_of, passage_of = np.divmod(key_of, scale)
-    del key_of
+    return _Postings(term_of, passage_of, count_of)
 
-    # Drop terms no passage holds any more (documents removed) and renumber the rest; the
-    # old terms' bytes and keys are carried over, not decoded and computed again.
+
+def _vocabulary(term_of: np.ndarray, new: _NewPostings, previous: PassageIndex | None) -> dict[str, object]:
+    """The vocabulary fields of a PassageIndex: the terms some posting still holds (terms of removed
+    documents go), renumbered in order; the old terms' bytes and keys are carried over, not decoded
+    and computed again."""
+    old_terms, new_names = new.old_terms, new.new_names
     frequency = np.bincount(term_of, minlength=old_terms + len(new_names))
     alive = np.flatnonzero(frequency)
     term_postings = np.zeros(len(alive) + 1, dtype=np.int64)
     np.cumsum(frequency[alive], out=term_postings[1:])
-    count_type = np.uint16 if count_of.size == 0 or int(count_of.max()) <= np.iinfo(np.uint16).max else np.uint32
     alive_old = alive[alive < old_terms]
     alive_new = [new_names[i] for i in (alive[alive >= old_terms] - old_terms).tolist()]
     term_pieces: list[bytes] = []
@@ -428,28 +510,17 @@ def assemble(
     key_parts.append(np.array([term_key(t) for t in alive_new], dtype=np.uint64))
     term_keys = _cat(key_parts, np.uint64)
     key_order = np.argsort(term_keys, kind="stable")
+    return {
+        "terms": StringTable.of_pieces(term_pieces, _cat(term_lengths, np.int64)),
+        "term_keys": term_keys[key_order],
+        "key_term": key_order.astype(np.int32),
+        "term_postings": term_postings,
+    }
 
-    passage_key_ = _cat(keys, np.uint64)
-    index = PassageIndex(
-        doc_ids=StringTable.of_pieces(doc_pieces["ids"], _cat(doc_lengths["ids"], np.int64)),
-        doc_meta=StringTable.of_pieces(doc_pieces["meta"], _cat(doc_lengths["meta"], np.int64)),
-        doc_text=StringTable.of_pieces(doc_pieces["text"], _cat(doc_lengths["text"], np.int64)),
-        doc_passages=np.concatenate([[0], np.cumsum(_cat(doc_passage_counts, np.int64))]).astype(np.int64),
-        passage_doc=_cat(passage_doc, np.int32),
-        passage_start=_cat(starts, np.int32),
-        passage_end=_cat(ends, np.int32),
-        passage_length=_cat(lengths, np.int32),
-        passage_key=passage_key_,
-        key_order=np.argsort(passage_key_, kind="stable").astype(np.int32),
-        terms=StringTable.of_pieces(term_pieces, _cat(term_lengths, np.int64)),
-        term_keys=term_keys[key_order],
-        key_term=key_order.astype(np.int32),
-        term_postings=term_postings,
-        posting_passage=passage_of.astype(np.int32),
-        posting_count=count_of.astype(count_type),
-    )
-    index.check()
-    return index
+
+def _count_type(counts: np.ndarray) -> type:
+    """uint16 when every count fits (most do: half the memory), else uint32."""
+    return np.uint16 if counts.size == 0 or int(counts.max()) <= np.iinfo(np.uint16).max else np.uint32
 
 
 def _runs(sources: Sequence[Document | Reused]) -> Iterator[Document | range]:

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import Literal, get_args, overload
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from bot.retrieval import spelling
 from bot.retrieval.bm25_sparse import SparseBm25
 from bot.corpus.articles import CorpusProblem, Document, load_corpus, raise_if_unusable
 from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number, passage_key
-from bot.corpus.passages import Passage
+from bot.corpus.passages import Passage, parse_passage_id, passage_id
 from bot.retrieval.bm25_reference import Bm25Ranker, Ranker
 
 
@@ -95,7 +95,9 @@ class DocumentMap(Mapping[str, Document]):
         return len(self._positions)
 
 
-ENGINES = ("auto", "rank-bm25", "sparse")
+Engine = Literal["auto", "rank-bm25", "sparse"]
+ENGINES: tuple[str, ...] = get_args(Engine)
+DEFAULT_ENGINE: Engine = "auto"
 SPARSE_FROM = 2_000  # `auto` uses the sparse engine from this many passages (see README, Performance)
 
 
@@ -112,7 +114,7 @@ class Library:
         self,
         index: PassageIndex,
         *,
-        engine: str = "auto",
+        engine: str = DEFAULT_ENGINE,
         sparse_from: int = SPARSE_FROM,
         weights: np.ndarray | None = None,
     ) -> None:
@@ -143,7 +145,7 @@ class Library:
 
     @classmethod
     def from_documents(
-        cls, documents: Sequence[Document], *, engine: str = "auto", sparse_from: int = SPARSE_FROM
+        cls, documents: Sequence[Document], *, engine: str = DEFAULT_ENGINE, sparse_from: int = SPARSE_FROM
     ) -> Library:
         """A library over documents in memory: their index is built now."""
         if not documents:
@@ -189,15 +191,16 @@ class Library:
         document = self._document_at(d)
         number = i - int(index.doc_passages[d]) + 1
         start, end = int(index.passage_start[i]), int(index.passage_end[i])
-        return Passage(f"{document.doc_id}:{number}", document.doc_id, number, start, end, document.text[start:end])
+        return Passage(passage_id(document.doc_id, number), document.doc_id, number, start, end,
+                       document.text[start:end])
 
     def passage(self, passage_id: str) -> Passage | None:
-        doc_id, colon, number = passage_id.rpartition(":")
-        d = self._positions.get(doc_id) if colon else None
-        if d is None or not number.isdigit() or str(int(number)) != number:
+        parsed = parse_passage_id(passage_id)
+        d = self._positions.get(parsed[0]) if parsed else None
+        if parsed is None or d is None:
             return None
         first, last = int(self._index.doc_passages[d]), int(self._index.doc_passages[d + 1])
-        i = first + int(number) - 1
+        i = first + parsed[1] - 1
         return self._passage(i) if first <= i < last else None
 
     def passage_by_key(self, key: str) -> Passage | None:
@@ -281,7 +284,7 @@ class LibrarySource:
     folder: Path
     max_file_bytes: int
     cache_dir: Path | None = None
-    engine: str = "auto"
+    engine: str = DEFAULT_ENGINE
     sparse_from: int = SPARSE_FROM
 
     def load(self) -> tuple[Library, tuple[CorpusProblem, ...]]:
@@ -296,7 +299,7 @@ def load_library(
     *,
     max_file_bytes: int,
     cache_dir: Path | None = None,
-    engine: str = "auto",
+    engine: str = DEFAULT_ENGINE,
     sparse_from: int = SPARSE_FROM,
 ) -> tuple[Library, tuple[CorpusProblem, ...]]:
     """Load the corpus folder and index it; raise CorpusError (one line) when nothing is usable.

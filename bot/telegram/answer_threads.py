@@ -102,6 +102,9 @@ class AnswerThreads:
                 else:
                     if self._jobs:
                         self._busy_since = time.monotonic()
+                        # A spare that saw the first thread idle waits without a timeout: wake it to
+                        # look again, or a question queued behind this one waits for this one.
+                        self._changed.notify_all()
                         return self._jobs.popleft()
                     if self._closed:
                         return None

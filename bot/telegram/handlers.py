@@ -296,8 +296,8 @@ class CorpusBot:
 
 def answerable_examples(library: Library, candidates: Sequence[str], min_match: float) -> tuple[str, ...]:
     examples = [q for q in candidates if answer_question(library, q, limit=1, min_match=min_match).answered]
-    if len(examples) < 3:
+    if len(examples) < th.EXAMPLES_SHOWN:
         titles = sorted((d.title for d in library.catalog()), key=len)
-        examples += [t for t in titles if t not in examples][: 3 - len(examples)]
-    return tuple(examples[:3])
+        examples += [t for t in titles if t not in examples][: th.EXAMPLES_SHOWN - len(examples)]
+    return tuple(examples[: th.EXAMPLES_SHOWN])
 

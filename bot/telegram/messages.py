@@ -23,16 +23,31 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.answers import HEDGED_NOTE, Answer, Excerpt
-from bot.corpus.articles import Document
+from bot.corpus import articles
+from bot.corpus.articles import UNKNOWN_DATE, Document
 from bot.corpus.passages import Passage
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units
 EXPANDABLE_FROM = 350  # quotes longer than this (characters) are shown collapsed, expandable
-MAX_TITLES_IN_START = 5  # /start names this many articles, then points to /sources
-INLINE_TITLE_CHARS = 90  # inline results: characters of the quote shown as the result's title
-INLINE_QUESTION_CHARS = 200  # inline results: characters of the question repeated above the quote
 BLOCK_SEPARATOR = "\n\n"
 ELLIPSIS = "…"
+
+# How much of a text a message shows (characters; longer texts are cut with '…').
+TITLE_CHARS = 300  # an article's title, in a citation or a listing
+PUBLISHER_CHARS = 120  # a publisher's name
+EXAMPLE_CHARS = 300  # an example question suggested in a hint
+LISTED_CHARS = 200  # a title or example question in /start's short lists
+PROBLEM_CHARS = 300  # one corpus problem in /reload's report
+REASON_CHARS = 2000  # why a reload failed
+INLINE_TITLE_CHARS = 90  # inline results: the quote shown as the result's title
+INLINE_QUESTION_CHARS = 200  # inline results: the question repeated above the quote
+
+# How many of a list a message shows.
+MAX_TITLES_IN_START = 5  # /start names this many articles, then points to /sources
+PUBLISHERS_IN_START = 4  # /start names this many publishers, then says how many more
+EXAMPLES_SHOWN = 3  # example questions in /start
+PROBLEMS_SHOWN = 10  # corpus problems in /reload's report
+SOURCES_LISTED = 50  # /sources lists this many articles, newest first
 
 NO_TERMS_START = "Ask me a question in words"
 NOT_IN_CORPUS = (
@@ -52,9 +67,7 @@ NO_MORE = "That's all I have on this question."
 EMPTY_ASK = "Put your question after the command, like this: /ask {example}"
 INLINE_NOTHING = "Nothing in my articles on that"
 INLINE_HELP = "Type a question after my name"
-
-
-SOURCES_LISTED = 50  # /sources lists this many articles, newest first
+DEFAULT_EXAMPLE = "Who met in Moscow?"  # when the corpus answers none of the configured examples
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +116,12 @@ def utf16_length(text: str) -> int:
 
 
 def short(text: str, limit: int) -> str:
+    """`text` on one line (white space runs made one space), cut to at most `limit` characters."""
+    return cut(" ".join(text.split()), limit)
+
+
+def cut(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, with '…' when cut."""
-    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
@@ -118,21 +135,19 @@ def _link(url: str | None, label_html: str) -> str:
 
 
 def citation(document: Document, passage_number: int, number: int | None = None) -> str:
-    """`[n] Title. Publisher, date, passage k`, the title linked to the article."""
+    """`[n] Title. Publisher, date, passage k` (`bot.corpus.articles.citation`), the title linked
+    to the article."""
     prefix = f"[{number}] " if number is not None else ""
-    date = document.published or "date unknown"
-    return (
-        f"{prefix}{_link(document.url, escape(short(document.title, 300)))}. "
-        f"{escape(short(document.publisher, 120))}, {escape(date)}, passage {passage_number}"
+    return prefix + articles.citation(
+        document, passage_number, title=lambda title: _link(document.url, escape(short(title, TITLE_CHARS))),
+        text=lambda text: escape(short(text, PUBLISHER_CHARS)),
     )
 
 
 def citation_text(document: Document, passage_number: int) -> str:
     """The citation as plain text (inline result descriptions)."""
-    return (
-        f"{short(document.title, 300)}. {short(document.publisher, 120)}, "
-        f"{document.published or 'date unknown'}, passage {passage_number}"
-    )
+    return articles.citation(document, passage_number, title=lambda title: short(title, TITLE_CHARS),
+                             text=lambda text: short(text, PUBLISHER_CHARS))
 
 
 def _clean_marks(marks: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
@@ -242,12 +257,12 @@ def pack(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
 def no_terms(examples: Sequence[str]) -> str:
     text = NO_TERMS_START
     if examples:
-        return f"{text}, for example:\n<i>{escape(short(examples[0], 300))}</i>"
+        return f"{text}, for example:\n<i>{escape(short(examples[0], EXAMPLE_CHARS))}</i>"
     return text + "."
 
 
 def empty_ask(examples: Sequence[str]) -> str:
-    return escape(EMPTY_ASK.format(example=short(examples[0], 300) if examples else "Who met in Moscow?"))
+    return escape(EMPTY_ASK.format(example=short(examples[0], EXAMPLE_CHARS) if examples else DEFAULT_EXAMPLE))
 
 
 def rate_limited(seconds: float) -> str:
@@ -314,16 +329,12 @@ class InlineItem:
 
 
 def inline_items(answer: Answer) -> list[InlineItem]:
-    question = answer.question.strip()
-    if len(question) > INLINE_QUESTION_CHARS:
-        question = question[: INLINE_QUESTION_CHARS - 1].rstrip() + ELLIPSIS
+    question = cut(answer.question.strip(), INLINE_QUESTION_CHARS)
     header = f"<i>{escape(question)}</i>\n" if question else ""
     items = []
     for excerpt in answer.excerpts:
         body = excerpt_block(excerpt, None, MAX_MESSAGE - utf16_length(header))  # one result: no number
-        title = " ".join(excerpt.text.split())
-        if len(title) > INLINE_TITLE_CHARS:
-            title = title[: INLINE_TITLE_CHARS - 1].rstrip() + ELLIPSIS
+        title = short(excerpt.text, INLINE_TITLE_CHARS)
         items.append(InlineItem(title, citation_text(excerpt.document, excerpt.passage.number), header + body))
     return items
 
@@ -341,9 +352,9 @@ def _period(view: Overview) -> str:
 
 def start_text(view: Overview, examples: Sequence[str], bot_username: str | None) -> str:
     articles = "article" if view.articles == 1 else "articles"
-    publishers = ", ".join(escape(short(p, 120)) for p in view.publishers[:4])
-    if len(view.publishers) > 4:
-        publishers += f" and {len(view.publishers) - 4} more"
+    publishers = ", ".join(escape(short(p, PUBLISHER_CHARS)) for p in view.publishers[:PUBLISHERS_IN_START])
+    if len(view.publishers) > PUBLISHERS_IN_START:
+        publishers += f" and {len(view.publishers) - PUBLISHERS_IN_START} more"
     lines = [
         "I answer questions with <b>verbatim quotes</b> from news articles, each quote cited with a link "
         "to its article.",
@@ -351,19 +362,19 @@ def start_text(view: Overview, examples: Sequence[str], bot_username: str | None
         f"I know <b>{view.articles} {articles}</b> ({_period(view)}) from {publishers}. They are about:",
     ]
     for document in view.documents[:MAX_TITLES_IN_START]:
-        lines.append(f"• {escape(short(document.title, 200))}")
+        lines.append(f"• {escape(short(document.title, LISTED_CHARS))}")
     if view.articles > MAX_TITLES_IN_START:
         lines.append(f"• … and {view.articles - MAX_TITLES_IN_START} more: /sources")
     if examples:
         lines += ["", "Try asking:"]
-        lines += [f"• <i>{escape(short(example, 200))}</i>" for example in examples[:3]]
+        lines += [f"• <i>{escape(short(example, LISTED_CHARS))}</i>" for example in examples[:EXAMPLES_SHOWN]]
     lines += ["", "More in /help." + (f" In any chat, type @{escape(bot_username)} and a question." if bot_username else "")]
     return "\n".join(lines)
 
 
 def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
     name = f"@{escape(bot_username)}" if bot_username else "the bot"
-    example = escape(short(examples[0], 300)) if examples else "Who met in Moscow?"
+    example = escape(short(examples[0], EXAMPLE_CHARS) if examples else DEFAULT_EXAMPLE)
     return "\n".join(
         [
             "<b>How to ask</b>",
@@ -389,8 +400,9 @@ def sources_messages(view: Overview) -> list[str]:
     """The articles, newest first: at most SOURCES_LISTED of them, then how many more there are."""
     blocks = [f"<b>The {view.articles} article{'s' if view.articles != 1 else ''} I quote from</b>"]
     for number, document in enumerate(view.documents[:SOURCES_LISTED], start=1):
-        link = _link(document.url, escape(short(document.title, 300)))
-        line = f"{number}. {link}\n{escape(short(document.publisher, 120))}, {escape(document.published or 'date unknown')}"
+        link = _link(document.url, escape(short(document.title, TITLE_CHARS)))
+        line = (f"{number}. {link}\n{escape(short(document.publisher, PUBLISHER_CHARS))}, "
+                f"{escape(document.published or UNKNOWN_DATE)}")
         if not document.url:
             line += " (no link known)"
         blocks.append(line)
@@ -405,15 +417,15 @@ def reload_done(articles: int, passages: int, before: tuple[int, int], problems:
         f"(before: {before[0]} articles, {before[1]} passages)."
     )
     if problems:
-        shown = "\n".join(f"• {escape(short(p, 300))}" for p in problems[:10])
-        more = f"\n… and {len(problems) - 10} more" if len(problems) > 10 else ""
+        shown = "\n".join(f"• {escape(short(p, PROBLEM_CHARS))}" for p in problems[:PROBLEMS_SHOWN])
+        more = f"\n… and {len(problems) - PROBLEMS_SHOWN} more" if len(problems) > PROBLEMS_SHOWN else ""
         text += f"\n\nSkipped with warnings:\n{shown}{more}"
     return text
 
 
 def reload_failed(reason: str, articles: int) -> str:
     text = (
-        f"Reload failed: {escape(short(reason, 2000))}\n\nI'm still answering from the previous corpus "
+        f"Reload failed: {escape(short(reason, REASON_CHARS))}\n\nI'm still answering from the previous corpus "
         f"({articles} articles)."
     )
     return text

@@ -15,7 +15,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Hashable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -24,7 +23,6 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 
-from bot.answers import MIN_MATCH
 from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
 from bot.corpus.articles import CorpusError
 from bot.telegram.library_holder import LibraryHolder
@@ -42,6 +40,7 @@ MAX_QUEUED_UPDATES = 100_000  # updates admitted to wait for their chat's turn
 RATE_LIMIT_RETRIES = 3  # a 429 "retry after N s" is waited out and retried this often
 BOOTSTRAP_RETRIES = 3  # connection attempts at start before giving up (systemd restarts us)
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
+REQUEST_TIMEOUT = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
 REDACTED = "[REDACTED]"
 
 NO_TOKEN = """\
@@ -66,23 +65,24 @@ TOKEN_REJECTED = (
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
-    """Everything the service needs, as plain values (see bot/settings.py for their meaning)."""
+    """Everything the service needs, as plain values: the settings (`bot.settings` holds their
+    defaults and meaning; `bot.cli.service_config` makes this from them), so no default here."""
 
     token: SecretStr | None
-    api_base_url: str = "https://api.telegram.org"
-    corpus: LibrarySource = LibrarySource(Path("corpus"), 2_000_000)
-    top_k: int = 3
-    min_match: float = MIN_MATCH
-    allowed_chat_ids: tuple[int, ...] = ()
-    allowed_user_ids: tuple[int, ...] = ()
-    admin_ids: tuple[int, ...] = ()
-    user_questions_per_minute: int = 20
-    example_questions: tuple[str, ...] = ()
-    webhook_url: str | None = None
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
-    webhook_secret: SecretStr | None = None
-    request_timeout: float = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
+    api_base_url: str
+    corpus: LibrarySource
+    top_k: int
+    min_match: float
+    allowed_chat_ids: tuple[int, ...]
+    allowed_user_ids: tuple[int, ...]
+    admin_ids: tuple[int, ...]
+    user_questions_per_minute: int
+    example_questions: tuple[str, ...]
+    webhook_url: str | None
+    webhook_listen: str
+    webhook_port: int
+    webhook_secret: SecretStr | None
+    request_timeout: float = REQUEST_TIMEOUT  # not a setting: the tests shorten it
 
 
 # --- Keeping secrets out of logs --------------------------------------------------------------
