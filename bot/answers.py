@@ -31,12 +31,13 @@ The thresholds were calibrated on the development set (README: "Answer quality")
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.corpus.articles import Document
-from bot.corpus.passages import Passage, is_heading, sentence_spans
+from bot.corpus.passages import Passage, is_heading, passage_id, sentence_spans
 from bot.questions import Asked, Wanted, shape
 from bot.retrieval import analysis
 from bot.retrieval.library import Hit, Library, Query
@@ -132,7 +133,12 @@ def answer_question(
     names = tuple(name for name in _names(asked_text(question, asked), query) if not name.terms <= set(publishers))
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
                          _earliest_month(asked_text(question, asked)))
-    candidates = [_best_excerpt(library, hit, query, asked_about, names) for hit in hits]
+
+    @functools.lru_cache(maxsize=None)
+    def names_in(doc_id: str) -> bool:  # every name the question mentions stands in the article
+        return all(name.in_article(library, doc_id) for name in names)
+
+    candidates = [_best_excerpt(library, hit, query, asked_about, names_in) for hit in hits]
 
     def confident(excerpt: Excerpt) -> bool:
         return excerpt.match >= min_match and excerpt.fits and excerpt.names_found and excerpt.in_time
@@ -178,12 +184,13 @@ _FINISHED = re.compile(r"[.!?…][\"'”’»)\]]*\s*$|[\"”’»]\s*$")
 
 # A sentence that continues the one before it: it opens with a quotation mark, or with a pronoun
 # or a definite reference to someone just named, or it reports what was said ("..., he added").
-_CONTINUES = re.compile(
-    r"^(?:[\"“”«„‘']|(?:He|She|It|They|We|This|That|These|Those|His|Her|Its|Their|The (?:spokes\w+|"
+_CONTINUES = re.compile(  # used with .match(text, at): anchored where the sentence starts
+    r"(?:[\"“”«„‘']|(?:He|She|It|They|We|This|That|These|Those|His|Her|Its|Their|The (?:spokes\w+|"
     r"ministry|minister|official|statement|agency|news service|report|source|president|premier|"
     r"prime minister|leader|secretary|ambassador|side|government))\b|(?:According to|Asked|But|However)\b)"
 )
 _OPENS_QUOTE = re.compile(r"[:]\s*$")
+_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +205,18 @@ class _Asked:
     since: str | None = None  # "YYYY-MM": the earliest month the question asks about, if it names one
 
 
-def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: tuple[_Name, ...]) -> Excerpt:
+def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: Callable[[str], bool]) -> Excerpt:
     document = library.documents[hit.passage.doc_id]
     text, passage = document.text, hit.passage
     sentences = _sentences(text, passage.start, passage.end)
-    # One sentence more on each side, from the neighbouring passages, for windows that cross.
-    before = _neighbour_sentence(library, passage, -1)
-    after = _neighbour_sentence(library, passage, +1)
+    # One sentence more on each side, from the neighbouring passages, where a window may cross
+    # into it (a colon before the gap, or a continuing sentence after it).
+    before = after = None
+    if _continues(text, passage.start) or text[max(0, passage.start - 8) : passage.start].rstrip().endswith(":"):
+        before = _neighbour_sentence(library, passage, -1, text)
+    gap = _SPACE.match(text, passage.end)
+    if text[sentences[-1][0] : sentences[-1][1]].endswith(":") or (gap and _continues(text, gap.end())):
+        after = _neighbour_sentence(library, passage, +1, text)
     spans = ([before] if before else []) + sentences + ([after] if after else [])
     first_own = 1 if before else 0
     last_own = first_own + len(sentences) - 1
@@ -249,7 +261,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     held_found = [f for f in found if start <= f[0] and f[1] <= end]
     marks = _merged((f_start - start, f_end - start) for f_start, f_end, _ in held_found)
     matched = len({term for _, _, term in held_found})
-    names_found = all(name.in_article(library, passage.doc_id) for name in names)
+    names_found = names(passage.doc_id)
     in_time = not (asked.since and document.published and document.published[:7] < asked.since)
     return Excerpt(document, passage, start, end, hit.score, weight / total, matched, marks, fits, names_found,
                    in_time,
@@ -319,19 +331,28 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [s for s in spans if not is_heading(text[s[0] : s[1]])] or spans
 
 
-def _neighbour_sentence(library: Library, passage: Passage, step: int) -> tuple[int, int] | None:
-    """The last sentence of the passage before (step -1) or the first of the one after (+1)."""
-    neighbour = library.passage(f"{passage.doc_id}:{passage.number + step}")
+def _neighbour_sentence(library: Library, passage: Passage, step: int, text: str) -> tuple[int, int] | None:
+    """The last sentence of the passage before (step -1) or the first of the one after (+1), if
+    it is short enough to be quoted with another (only that end of the passage is read)."""
+    neighbour = library.passage(passage_id(passage.doc_id, passage.number + step))
     if neighbour is None:
         return None
-    document_text = library.documents[passage.doc_id].text
-    spans = _sentences(document_text, neighbour.start, neighbour.end)
-    return spans[-1] if step < 0 else spans[0]
+    if step < 0:
+        start = max(neighbour.start, neighbour.end - MAX_EXCERPT_CHARS)
+        span = _sentences(text, start, neighbour.end)[-1]
+        return span if span[0] > start or start == neighbour.start else None
+    end = min(neighbour.end, neighbour.start + MAX_EXCERPT_CHARS)
+    span = _sentences(text, neighbour.start, end)[0]
+    return span if span[1] < end or end == neighbour.end else None
+
+
+def _continues(text: str, at: int) -> bool:
+    return bool(_CONTINUES.match(text, at))
 
 
 def _belong_together(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
     """Whether `second` continues `first` (see `_CONTINUES`), so one may be quoted with the other."""
-    return bool(_OPENS_QUOTE.search(text[first[0] : first[1]]) or _CONTINUES.match(text[second[0] : second[1]]))
+    return bool(_OPENS_QUOTE.search(text[first[0] : first[1]]) or _continues(text, second[0]))
 
 
 def _terms_found(text: str, start: int, end: int, query: Query) -> list[tuple[int, int, str]]:

@@ -223,13 +223,23 @@ class Library:
     def in_document(self, doc_id: str, term: str) -> bool:
         """Whether the document holds `term` anywhere, from the postings (no article is read)."""
         d = self._positions.get(doc_id)
-        term_id = self._term_lookup.id(term)
+        term_id = self._term_id(term)
         if d is None or term_id is None:
             return False
         index = self._index
         postings = index.posting_passage[int(index.term_postings[term_id]) : int(index.term_postings[term_id + 1])]
         first = int(np.searchsorted(postings, index.doc_passages[d]))  # postings increase within a term
         return first < len(postings) and int(postings[first]) < int(index.doc_passages[d + 1])
+
+    def _term_id(self, term: str) -> int | None:
+        """The term's id, remembered (a plain dict of the terms asked about, not a cache on the
+        method, which would keep every library ever loaded alive)."""
+        known = self.__dict__.setdefault("_term_ids", {})
+        if term not in known:
+            if len(known) >= _TERM_IDS_KEPT:
+                known.clear()
+            known[term] = self._term_lookup.id(term)
+        return known[term]
 
     @functools.cached_property
     def _term_lookup(self) -> TermLookup:
@@ -257,6 +267,7 @@ class Library:
 
 
 _DOCUMENTS_KEPT = 512
+_TERM_IDS_KEPT = 65_536
 
 
 
