@@ -339,11 +339,11 @@ def _neighbour_sentence(library: Library, passage: Passage, step: int, text: str
         return None
     if step < 0:
         start = max(neighbour.start, neighbour.end - MAX_EXCERPT_CHARS)
-        span = _sentences(text, start, neighbour.end)[-1]
-        return span if span[0] > start or start == neighbour.start else None
+        spans = _sentences(text, start, neighbour.end)
+        return spans[-1] if spans and (spans[-1][0] > start or start == neighbour.start) else None
     end = min(neighbour.end, neighbour.start + MAX_EXCERPT_CHARS)
-    span = _sentences(text, neighbour.start, end)[0]
-    return span if span[1] < end or end == neighbour.end else None
+    spans = _sentences(text, neighbour.start, end)
+    return spans[0] if spans and (spans[0][1] < end or end == neighbour.end) else None
 
 
 def _continues(text: str, at: int) -> bool:

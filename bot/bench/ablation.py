@@ -65,9 +65,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
     "- answer types (time, count, quote ...)": _patched(TYPE_WEIGHT=0.0, STRICT_TYPE_WEIGHT=0.0),
     "- the asked thing's words (focus)": _patched(FOCUS_WEIGHT=0.0),
     "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
-    "- windows into the next sentence/paragraph": _patched(_CONTINUES=mock.Mock(match=lambda _: None),
-                                                           _OPENS_QUOTE=mock.Mock(search=lambda _: None),
-                                                           MAX_EXCERPT_CHARS=0),
+    "- windows across paragraphs (quotes, pronouns, colons)": _patched(_neighbour_sentence=lambda *_: None),
     "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),
     "- captions rank lower": _patched(UNFINISHED_COST=0.0),
 }
