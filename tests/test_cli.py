@@ -246,6 +246,36 @@ def test_eval_verbose_lists_the_misses(seed_env, capsys):
     assert SYUNIK in out and "Who painted the Mona Lisa?" in out and "refused" in out
 
 
+def test_eval_prints_figures_by_kind_beside_plain_bm25(seed_env, capsys):
+    file = write_questions(seed_env, [
+        json.dumps({"question": SYUNIK, "answers": ["to help the Armenian military defend the region"],
+                    "kind": "lookup"}),
+        json.dumps({"question": "Why did Russia deploy border gards in Syunik?",
+                    "answers": ["to help the Armenian military defend the region"], "kind": "misspelling"}),
+        json.dumps({"question": "Who painted the Mona Lisa?", "answers": None, "kind": "off-topic"}),
+    ])
+    code, out, _ = main(capsys, "eval", "--baseline", str(file))
+    assert code == 0
+    assert "plain BM25" in out.splitlines()[0]
+    rows = {line.split()[0]: line for line in out.splitlines()[1:5]}
+    assert set(rows) == {"lookup", "misspelling", "off-topic", "all"}
+    assert re.match(r"lookup\s+1\s+100%\s+100%\s+0\s+0\s+\|\s+\d+%\s+\d+%$", rows["lookup"])
+    assert re.match(r"off-topic\s+1\s+-\s+-\s+1\s+0$", rows["off-topic"])  # refused, no baseline: it never refuses
+
+
+def test_eval_ablation_prints_a_row_per_mechanism(seed_env, capsys):
+    file = write_questions(seed_env, [
+        json.dumps({"question": SYUNIK, "answers": ["to help the Armenian military defend the region"],
+                    "kind": "lookup"}),
+        json.dumps({"question": "Who painted the Mona Lisa?", "answers": None, "kind": "off-topic"}),
+    ])
+    code, out, _ = main(capsys, "eval", "--ablation", str(file))
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| |")]
+    assert rows[0].startswith("| plain BM25") and rows[1].startswith("| the bot | **100.0% / 100.0%**")
+    assert len(rows) >= 8 and all(row.endswith("of 1 |") for row in rows)
+
+
 def test_eval_on_the_shared_question_set_runs(tmp_path):
     questions = Path(__file__).parent / "data" / "questions.jsonl"
     result = run_bot("eval", str(questions), cwd=tmp_path, env={"BOT_CORPUS_DIR": str(CORPUS)})

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from bot.telegram import messages as th
-from bot.answers import Answer, Excerpt, answer_question
+from bot.answers import HEDGED_NOTE, Answer, Excerpt, answer_question
 from bot.corpus.articles import Document
 from bot.corpus.passages import Passage
 from tests.fake_telegram import parse_text
@@ -53,6 +53,19 @@ def bold_words(message_html: str) -> list[str]:
         encoded[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
         for e in entities if e["type"] == "bold"
     ]
+
+
+def test_a_hedged_answer_says_so_above_its_quotes(library):
+    answer = answer_question(library, "Why did Russia deploy border guards in Syunik?", limit=DEFAULTS.top_k,
+                             min_match=DEFAULTS.min_match)
+    hedged = dataclasses.replace(answer, hedged=True)
+    chunks = th.answer_messages(hedged)
+    text, entities = valid(chunks[0].html)
+    assert text.startswith(HEDGED_NOTE)
+    assert [number for chunk in chunks for number, _ in chunk.excerpts] == [1, 2, 3][: len(answer.excerpts)]
+    assert all(excerpt.text in text for excerpt in answer.excerpts)
+    more = th.answer_messages(hedged, first_number=4)  # "More quotes" pages carry no second note
+    assert HEDGED_NOTE not in valid(more[0].html)[0]
 
 
 def test_an_answer_quotes_marks_and_cites(library):
