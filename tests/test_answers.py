@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.retrieval import analysis
-from bot.answers import HEDGE_MATCH, MAX_EXCERPT_CHARS, Answer, answer_question
+from bot.answers import HEDGE_MATCH, HEDGED_NOTE, MAX_EXCERPT_CHARS, Answer, answer_question
 from bot.corpus.articles import Document
 from bot.retrieval.library import Library
 
@@ -452,3 +452,18 @@ def test_the_latest_prefers_newer_articles_among_equals():
     text = "Russian border guards were deployed in Tavush villages, the ministry said."
     library = _library_of(("old", "Wire A", "2020-11-13", text), ("new", "Wire B", "2021-08-05", text + " "))
     assert ask(library, "What is the latest on Russian border guards in Tavush?").excerpts[0].document.doc_id == "new"
+
+
+def test_a_hedged_answer_is_labelled_in_the_terminal_and_in_json():
+    from bot import console
+
+    library = make_library({
+        "lake": "Azerbaijani troops advanced to Lake Sev in Syunik and set up positions around the lake.",
+        "other": "The foreign ministry in Baku said the situation at the lake was calm.",
+    })
+    answer = ask(library, "What did Iran's foreign ministry say about the Azerbaijani advance at Lake Sev?")
+    assert answer.hedged
+    shown = console.render_answer(answer)
+    assert shown.startswith(HEDGED_NOTE) and answer.excerpts[0].text in shown
+    data = console.answer_json(answer)
+    assert data["answered"] is False and data["hedged"] is True and data["excerpts"]
