@@ -223,8 +223,11 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     found = _terms_found(text, spans[0][0], spans[-1][1], query)
     total = asked.total
 
-    def sentence_weight(k: int) -> float:
-        return sum(asked.weights[t] for t in {f[2] for f in found if spans[k][0] <= f[0] and f[1] <= spans[k][1]})
+    # Per sentence, once: the question terms it holds, their weight, and whether it holds the asked
+    # kind of thing (a window holds it when one of its sentences does).
+    held_in = [{f[2] for f in found if s <= f[0] and f[1] <= e} for s, e in spans]
+    weight_of = [sum(asked.weights[t] for t in held) for held in held_in]
+    fits_in = [_fits(asked, text[s:e]) for s, e in spans]
 
     best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
     for i in range(len(spans)):
@@ -236,13 +239,13 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
                 crosses = i < first_own or j > last_own
                 if (crosses and not _belong_together(text, spans[i], spans[j])) or end - start > MAX_EXCERPT_CHARS:
                     continue
-            held = {f[2] for f in found if start <= f[0] and f[1] <= end}
+            held = held_in[i] | held_in[j]
             weight = sum(asked.weights[t] for t in held)
             focus = len(held & asked.focus) / len(asked.focus) if asked.focus else 1.0
-            fits = _fits(asked, text[start:end])
+            fits = fits_in[i] or fits_in[j]
             score = (weight / total + TYPE_WEIGHT * fits + FOCUS_WEIGHT * focus
                      - LENGTH_COST * (end - start) / 100)
-            if j > i and sentence_weight(i) < sentence_weight(j):
+            if j > i and weight_of[i] < weight_of[j]:
                 score -= BACKWARD_COST
             if best is None or score > best[0] + 1e-9:
                 best = (score, start, end, weight, fits, focus)
@@ -357,11 +360,7 @@ def _belong_together(text: str, first: tuple[int, int], second: tuple[int, int])
 
 def _terms_found(text: str, start: int, end: int, query: Query) -> list[tuple[int, int, str]]:
     """The question's terms in ``text[start:end]``, as spans of the document's text."""
-    return [
-        (t.start + start, t.end + start, t.term)
-        for t in analysis.tokens(text[start:end])
-        if t.term in query.weights
-    ]
+    return [(s + start, e + start, term) for s, e, term in analysis.spans_of(text[start:end], query.weights)]
 
 
 # --- answer types ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 import Stemmer
@@ -147,15 +147,31 @@ def tokens(text: str) -> Iterator[Token]:
     A hyphenated compound gives its parts and, after them, the joined word ("cease-fire":
     cease, fire, ceasefire), since English writes many compounds both ways (cease-fire and
     ceasefire, Co-operation and cooperation, e-mail and email)."""
+    return (Token(start, end, term) for start, end, term in _spans(text, None))
+
+
+def spans_of(text: str, wanted: Container[str]) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each word of `text` whose term is in `wanted` (as `tokens`, without
+    making a Token of every other word: the answer path looks for a question's few terms)."""
+    return list(_spans(text, wanted))
+
+
+def _spans(text: str, wanted: Container[str] | None) -> Iterator[tuple[int, int, str]]:
+    if not any(h in text for h in _HYPHENS):
+        for match in _WORD.finditer(text):
+            term = term_of(match.group())
+            if term and (wanted is None or term in wanted):
+                yield match.start(), match.end(), term
+        return
     previous: re.Match[str] | None = None
     for match in _WORD.finditer(text):
         term = term_of(match.group())
-        if term:
-            yield Token(match.start(), match.end(), term)
+        if term and (wanted is None or term in wanted):
+            yield match.start(), match.end(), term
         if previous is not None and previous.end() + 1 == match.start() and text[previous.end()] in _HYPHENS:
             joined = term_of(previous.group() + match.group())
-            if joined:
-                yield Token(previous.start(), match.end(), joined)
+            if joined and (wanted is None or joined in wanted):
+                yield previous.start(), match.end(), joined
         previous = match
 
 
