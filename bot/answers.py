@@ -182,12 +182,12 @@ _FINISHED = re.compile(r"[.!?…][\"'”’»)\]]*\s*$|[\"”’»]\s*$")
 
 # --- choosing the window in one passage -------------------------------------------------------
 
-# A sentence that continues the one before it: it opens with a quotation mark, or with a pronoun
-# or a definite reference to someone just named, or it reports what was said ("..., he added").
+# A sentence that continues the one before it: it opens with a quotation mark, a pronoun, a
+# definite description of something just named ("The ministry said", "The news service described
+# ...": "the" and a common noun, not a name), or a word that links it to what came before.
 _CONTINUES = re.compile(  # used with .match(text, at): anchored where the sentence starts
-    r"(?:[\"“”«„‘']|(?:He|She|It|They|We|This|That|These|Those|His|Her|Its|Their|The (?:spokes\w+|"
-    r"ministry|minister|official|statement|agency|news service|report|source|president|premier|"
-    r"prime minister|leader|secretary|ambassador|side|government))\b|(?:According to|Asked|But|However)\b)"
+    r"(?:[\"“”«„‘']|(?:He|She|It|They|We|His|Her|Its|Their|Such|Both)\b|(?:The|This|That|These|Those) [a-z]"
+    r"|(?:According to|Asked|But|However|Yet|Still|Instead)\b)"
 )
 _OPENS_QUOTE = re.compile(r"[:]\s*$")
 _SPACE = re.compile(r"\s*")
