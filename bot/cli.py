@@ -16,6 +16,8 @@ from bot import console
 from bot.answers import answer_question
 from bot.corpus.articles import UNKNOWN_DATE, CorpusError
 from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
+from bot.ingest import extra
+from bot.progress import ProgressBar
 from bot.retrieval.library import Library, LibrarySource, load_library
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -35,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         command = args.command or ("run" if settings.token else "chat")
         return COMMANDS[command](args, settings)
-    except (SettingsError, CorpusError, QuestionFileError) as error:
+    except (SettingsError, CorpusError, QuestionFileError, extra.MissingExtra) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -74,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmark speed, start-up and memory on synthetic corpora (README: "
                            "Performance)")
     benchmark.add_arguments(bench)
+    add = sub.add_parser("add", help="add articles to the corpus from web addresses, saved web pages, PDFs, RSS/Atom "
+                         "feeds or folders of these (needs the ingest extra)")
+    add.add_argument("sources", nargs="+", metavar="SOURCE",
+                     help="a web address, an .html or .pdf file, a feed (address or file), or a folder")
+    add.add_argument("--dry-run", "-n", action="store_true", help="show what would be written; write nothing")
+    add.add_argument("--publisher", help="the publisher's name for every article added (instead of the site's)")
+    add.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
 
 
@@ -231,7 +240,7 @@ def service_config(settings: Settings) -> ServiceConfig:
     )
 
 
-COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}
+COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}  # + bench, add
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -239,3 +248,51 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS["bench"] = _bench
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when no source failed (pages without article text are reported, not failures); 1 when
+    every failure may pass by itself (a host down, a timeout, a server error); 2 when one needs
+    fixing (a bad address or file, an encrypted PDF...)."""
+    extra.require("python -m bot add")
+    from bot.ingest.adding import Importer  # the ingest libraries: only for this command
+    from bot.ingest.fetching import FetchLimits
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per source is ours to print
+
+    counts = {"added": 0, "duplicate": 0, "no article": 0, "failed": 0}
+    lasting = 0  # failures that trying again will not cure
+    with ProgressBar("adding", "sources", quiet=args.quiet) as bar:
+        importer = Importer(
+            settings.corpus_dir,
+            max_file_bytes=settings.max_file_bytes,
+            limits=FetchLimits(timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes),
+            dry_run=args.dry_run,
+            publisher=args.publisher,
+            progress=bar,
+        )
+        try:
+            for outcome in importer.add(args.sources):
+                counts[outcome.status] += 1
+                lasting += outcome.status == "failed" and not outcome.transient
+                problem = outcome.status in ("no article", "failed")
+                bar.write(outcome.line(dry_run=args.dry_run), sys.stderr if problem else sys.stdout)
+                if args.dry_run and outcome.article is not None:
+                    bar.write(_preview(outcome.article.file_text()))
+        finally:
+            importer.close()
+    verb = "would add" if args.dry_run else "added"
+    print(f"{counts['added']} {verb}, {counts['duplicate']} already in the corpus, {counts['no article']} without "
+          f"article text, {counts['failed']} failed" + ("" if args.dry_run or not counts["added"] else
+          f"; a running bot answers from them after /reload (or SIGHUP)"))
+    return 2 if lasting else 1 if counts["failed"] else 0
+
+
+def _preview(text: str, lines: int = 12) -> str:
+    """The start of a file a dry run would write, indented."""
+    shown = text.splitlines()
+    more = f"\n    ... ({len(shown) - lines} more lines)" if len(shown) > lines else ""
+    return "\n".join("    " + line for line in shown[:lines]) + more
+
+
+COMMANDS["add"] = _add

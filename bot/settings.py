@@ -29,6 +29,7 @@ DEFAULT_CONFIG_FILE = Path("config/bot.toml")
 ENV_PREFIX = "BOT_"
 
 IdList = Annotated[tuple[int, ...], NoDecode]
+AddressList = Annotated[tuple[str, ...], NoDecode]
 
 
 class SettingsError(Exception):
@@ -75,6 +76,23 @@ class Settings(BaseSettings):
         "corpus analyzes only the changed files; empty: no cache.",
     )
 
+    # Adding articles (python -m bot add, and feeds the running bot follows)
+    fetch_timeout: float = Field(
+        20.0, ge=1.0, le=600.0, description="Seconds one download (a page, a PDF, a feed) may take, connecting "
+        "included, before it is given up.",
+    )
+    fetch_max_bytes: int = Field(
+        20_000_000, ge=10_000, le=1_000_000_000, description="Largest page, PDF or feed to download or read; a "
+        "larger one is reported and left out.",
+    )
+    feeds: AddressList = Field(
+        (), description="RSS or Atom feed addresses the running bot follows, adding their new articles to the "
+        "corpus (separated by spaces or commas). Needs the ingest extra.",
+    )
+    feed_interval: int = Field(
+        1800, ge=60, le=604_800, description="Seconds between two checks of BOT_FEEDS.",
+    )
+
     # Telegram
     token: SecretStr | None = Field(None, description="Bot token from @BotFather. Without it the bot runs locally.")
     api_base_url: str = Field(
@@ -119,6 +137,17 @@ class Settings(BaseSettings):
                 raise ValueError("expected whole numbers separated by commas, like 12345,-100987")
         if isinstance(value, int):
             return (value,)
+        return value
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if isinstance(value, (list, tuple)):
+            bad = [v for v in value if not isinstance(v, str) or not v.lower().startswith(("http://", "https://"))]
+            if bad:
+                raise ValueError(f"feed addresses must start with http:// or https:// (not {bad[0]!r})")
         return value
 
     @field_validator("token", "webhook_secret", "index_cache_dir", mode="before")

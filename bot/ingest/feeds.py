@@ -1,0 +1,56 @@
+"""An RSS or Atom feed (bytes) → its items' links, titles and dates (feedparser, which reads every
+RSS and Atom version and copes with most malformed feeds). The feed is fetched by
+`bot.ingest.fetching`, never by feedparser itself, so the same timeout and size limit apply."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+import feedparser
+
+from bot.ingest.sources import SourceProblem
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    link: str | None
+    title: str | None
+    published: str | None  # YYYY-MM-DD
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    title: str | None
+    items: tuple[FeedItem, ...]
+
+
+def parse_feed(data: bytes, *, base_url: str | None = None) -> Feed:
+    """The feed's items, newest first as the feed lists them; raises SourceProblem when the bytes
+    are not a feed at all. (A feed with a flaw feedparser can read past still gives its items.)"""
+    headers = {"content-location": base_url} if base_url else {}
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+        reason = parsed.get("bozo_exception")
+        detail = f" ({str(reason).strip()[:100]})" if reason else ""
+        raise SourceProblem(f"is not a readable RSS or Atom feed{detail}; check the feed's address, or open it "
+                            "in a browser to see what the server sends")
+    feed_title = " ".join(str(parsed.feed.get("title") or "").split()) or None
+    items = []
+    for entry in parsed.entries:
+        link = (entry.get("link") or "").strip() or None
+        if link is None:  # Atom: a link whose rel is not "alternate" still names the article
+            link = next((l.get("href") for l in entry.get("links", []) if l.get("href")), None)
+        title = " ".join(str(entry.get("title") or "").split()) or None
+        items.append(FeedItem(link=link, title=title, published=_date(entry)))
+    return Feed(title=feed_title, items=tuple(items))
+
+
+def _date(entry: feedparser.FeedParserDict) -> str | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.timezone.utc).date().isoformat()
+    return None
