@@ -221,6 +221,8 @@ class Importer:
         except SourceProblem as problem:
             yield _problem(source, problem)
             return
+        if feed.flaw:
+            yield Outcome(source, "failed", feed.flaw + "; the others are added")
         if not feed.items:
             yield Outcome(source, "no article", "the feed has no items")
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import io
+import xml.sax
 from dataclasses import dataclass
 
 import feedparser
@@ -25,6 +26,7 @@ class FeedItem:
 class Feed:
     title: str | None
     items: tuple[FeedItem, ...]
+    flaw: str | None = None  # what is wrong with a malformed feed whose readable items are still given
 
 
 def parse_feed(data: bytes, *, base_url: str | None = None) -> Feed:
@@ -32,20 +34,31 @@ def parse_feed(data: bytes, *, base_url: str | None = None) -> Feed:
     are not a feed at all. (A feed with a flaw feedparser can read past still gives its items.)"""
     headers = {"content-location": base_url} if base_url else {}
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
-        reason = parsed.get("bozo_exception")
-        detail = f" ({str(reason).strip()[:100]})" if reason else ""
+    reason = parsed.get("bozo_exception")
+    detail = f" ({str(reason).strip()[:100]})" if reason else ""
+    entries = parsed.entries
+    broken = 0
+    malformed = isinstance(reason, xml.sax.SAXException)  # not a mere charset or Content-Type quibble
+    if malformed:  # an entry without a link is then a fragment of the break
+        complete = [entry for entry in entries if _link(entry)]
+        broken, entries = len(entries) - len(complete), complete
+    if not entries and (malformed or not parsed.get("version")):
         raise SourceProblem(f"is not a readable RSS or Atom feed{detail}; check the feed's address, or open it "
                             "in a browser to see what the server sends")
     feed_title = " ".join(str(parsed.feed.get("title") or "").split()) or None
     items = []
-    for entry in parsed.entries:
-        link = (entry.get("link") or "").strip() or None
-        if link is None:  # Atom: a link whose rel is not "alternate" still names the article
-            link = next((l.get("href") for l in entry.get("links", []) if l.get("href")), None)
+    for entry in entries:
         title = " ".join(str(entry.get("title") or "").split()) or None
-        items.append(FeedItem(link=link, title=title, published=_date(entry)))
-    return Feed(title=feed_title, items=tuple(items))
+        items.append(FeedItem(link=_link(entry), title=title, published=_date(entry)))
+    flaw = f"the feed is malformed{detail}: {broken} item{'s' if broken > 1 else ''} could not be read" if broken else None
+    return Feed(title=feed_title, items=tuple(items), flaw=flaw)
+
+
+def _link(entry: feedparser.FeedParserDict) -> str | None:
+    link = (entry.get("link") or "").strip()
+    if not link:  # Atom: a link whose rel is not "alternate" still names the article
+        link = next((str(l.get("href")).strip() for l in entry.get("links", []) if l.get("href")), "")
+    return link or None
 
 
 def _date(entry: feedparser.FeedParserDict) -> str | None:

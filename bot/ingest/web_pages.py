@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 import charset_normalizer
 import trafilatura
@@ -75,7 +76,8 @@ def extract_web_page(body: bytes, *, url: str | None, charset: str | None = None
     title = _clean(found.title)
     # trafilatura falls back to the host name when the page names no site: that is not a name.
     sitename = _clean(found.sitename)
-    if sitename and found.hostname and sitename.lower() in (found.hostname.lower(), "www." + found.hostname.lower()):
+    hosts = {found.hostname or "", urlsplit(url).netloc if url else "", (urlsplit(url).hostname or "") if url else ""}
+    if sitename and sitename.lower().removeprefix("www.") in {h.lower().removeprefix("www.") for h in hosts if h}:
         sitename = None
     lines = [line.strip() for line in found.text.splitlines()]
     paragraphs = without_title_line([line for line in lines if line], title)
