@@ -127,6 +127,7 @@ ALLOWED_PARTS = {
     "corpus": {"corpus"},
     "retrieval": {"corpus", "retrieval"},
     "telegram": {"corpus", "retrieval", "answers", "telegram"},  # never settings, cli or console
+    "ingest": {"corpus", "ingest"},  # it writes article files; it knows nothing of indexes or Telegram
 }
 
 
@@ -156,6 +157,21 @@ def test_only_the_telegram_folder_imports_telegram():
 def test_only_the_reference_ranker_imports_rank_bm25():
     offenders = [relative(p) for p in MODULES if "rank_bm25" in imports_of(p) and relative(p) != "bot/retrieval/bm25_reference.py"]
     assert not offenders, f"only bot/retrieval/bm25_reference.py may import rank_bm25: {offenders}"
+
+
+INGEST_LIBRARIES = {"trafilatura", "pdfminer", "feedparser", "tld", "charset_normalizer", "lxml_html_clean"}
+
+
+def test_only_the_ingest_folder_imports_the_ingest_libraries():
+    """They are an optional extra: the rest of the bot must run without them."""
+    offenders = {relative(p): sorted(imports_of(p) & INGEST_LIBRARIES)
+                 for p in MODULES if imports_of(p) & INGEST_LIBRARIES and part_of(p) != "ingest"}
+    assert not offenders, offenders
+
+
+def test_only_the_progress_module_imports_tqdm():
+    offenders = [relative(p) for p in MODULES if "tqdm" in imports_of(p) and relative(p) != "bot/progress.py"]
+    assert not offenders, offenders
 
 
 def test_there_is_no_utils_module():
