@@ -57,7 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         "Without a command: runs the Telegram bot if BOT_TOKEN is set, else a chat in this terminal.",
     )
     parser.add_argument("--config", type=Path, default=None, help="settings file (default: config/bot.toml)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Every command may index the corpus (or, for add and bench, do other long work): a bar on a terminal.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when standard "
+                        "error is not a terminal either)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_with_parents(common))
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -82,8 +86,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="a web address, an .html or .pdf file, a feed (address or file), or a folder")
     add.add_argument("--dry-run", "-n", action="store_true", help="show what would be written; write nothing")
     add.add_argument("--publisher", help="the publisher's name for every article added (instead of the site's)")
-    add.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
+
+
+def _with_parents(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    """An ArgumentParser class whose instances (the subcommands) all take `common`'s options."""
+
+    class SubcommandParser(argparse.ArgumentParser):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs["parents"] = [common, *kwargs.get("parents", [])]  # type: ignore[list-item]
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    return SubcommandParser
 
 
 def _source(settings: Settings) -> LibrarySource:
@@ -93,15 +107,16 @@ def _source(settings: Settings) -> LibrarySource:
     )
 
 
-def _library(settings: Settings) -> Library:
-    library, problems = _source(settings).load()
+def _library(settings: Settings, args: argparse.Namespace) -> Library:
+    with ProgressBar("indexing", "articles", quiet=getattr(args, "quiet", False)) as bar:
+        library, problems = _source(settings).load(progress=bar)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     return library
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    library = _library(settings)
+    library = _library(settings, args)
     # A command line with bytes that are not UTF-8 arrives as lone surrogates: make them U+FFFD.
     question = args.question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     answer = answer_question(library, question, limit=settings.top_k, min_match=settings.min_match)
@@ -113,7 +128,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    library = _library(settings)
+    library = _library(settings, args)
     interactive = sys.stdin.isatty()
     if interactive:
         if not settings.token:
@@ -135,7 +150,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> int:
-    library = _library(settings)
+    library = _library(settings, args)
     for document in library.documents.values():
         passages = len(library.passages_of(document.doc_id))
         print(f"{document.title}\n    {document.publisher}, {document.published or UNKNOWN_DATE}, "
@@ -146,7 +161,7 @@ def _sources(args: argparse.Namespace, settings: Settings) -> int:
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"settings: corpus {settings.corpus_dir}, top_k {settings.top_k}, min_match {settings.min_match}, "
           f"Telegram token {'set' if settings.token else 'not set'}")
-    library = _library(settings)
+    library = _library(settings, args)
     dates = sorted(d.published for d in library.documents.values() if d.published)
     words = sum(len(p.text.split()) for p in library.passages)
     print(f"corpus: {_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}, "
@@ -160,7 +175,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    library = _library(settings)
+    library = _library(settings, args)
     cases = read_cases(args.file)
     report = evaluate(
         cases, lambda q: answer_question(library, q, limit=settings.top_k, min_match=settings.min_match)
@@ -244,7 +259,9 @@ COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    return benchmark.run_from_args(args, top_k=settings.top_k, min_match=settings.min_match)
+    with ProgressBar("bench", "steps", quiet=args.quiet) as bar:
+        return benchmark.run_from_args(args, top_k=settings.top_k, min_match=settings.min_match,
+                                       say=lambda line: bar.write(line), progress=bar)
 
 
 COMMANDS["bench"] = _bench

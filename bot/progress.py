@@ -24,13 +24,13 @@ class ProgressBar:
         self._label, self._unit = label, unit
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
+        if not self.enabled or (self._bar is None and total == 0):  # nothing to do: nothing to show
             return
         if self._bar is None:
             from tqdm import tqdm  # only where a bar is drawn: the bot's start-up does not pay for it
 
             self._bar = tqdm(total=total, desc=self._label, unit=" " + self._unit, file=self.stream,
-                             mininterval=MIN_INTERVAL, dynamic_ncols=True, leave=False)
+                             mininterval=MIN_INTERVAL, dynamic_ncols=True)
         bar = self._bar
         if total != bar.total:
             bar.total = total
@@ -41,7 +41,7 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.write(line, file=target)
         else:
-            print(line, file=target)
+            print(line, file=target, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,16 +323,31 @@ def _sizes(text: str) -> list[int]:
 
 
 def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int, top_k: int,
-        min_match: float, say=print) -> list[Row]:
-    """Benchmark each size; questions are answered with `top_k` and `min_match` (the settings)."""
+        min_match: float, say=print, progress: Callable[[int, int], None] | None = None) -> list[Row]:
+    """Benchmark each size; questions are answered with `top_k` and `min_match` (the settings).
+    `progress` is told (steps done, steps) after each corpus written and each phase run
+    (`python -m bot bench` draws it as a bar)."""
     from bot.bench import synthetic_corpus
 
     rows = []
+    # per size: the corpus; sparse: cold, serve, add; rank-bm25 (up to reference_up_to): cold, serve
+    steps = sum(1 + 3 + (2 if size <= reference_up_to else 0) for size in sizes)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, steps)
+
+    if progress is not None:
+        progress(0, steps)
     for size in sizes:
         t0 = time.perf_counter()
         folder = synthetic_corpus.write_corpus(workdir / f"corpus-{size}", size, seed=seed,
                                                seed_corpus=ROOT / "corpus")
         say(f"# {size:,} passages: corpus ready in {time.perf_counter() - t0:.1f} s ({folder})")
+        step()
         asked = synthetic_corpus.questions(folder, questions, seed=seed,
                                            seed_questions=ROOT / "tests" / "data" / "questions.jsonl")
         engines = ["sparse"] + (["rank-bm25"] if size <= reference_up_to else [])
@@ -340,16 +356,20 @@ def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference
             params = {"folder": str(folder), "cache": str(cache), "engine": engine, "questions": asked,
                       "top_k": top_k, "min_match": min_match}
             cold = _run_phase("cold", params)
+            step()
             say(f"#   {engine}: cold start {cold['startup']:.2f} s (build {cold['build']:.2f} s), "
                 f"{cold['documents']:,} articles, {cold['terms']:,} terms, {cold['postings']:,} postings")
             if engine == "rank-bm25":  # slow per question: fewer of them
                 params["questions"] = asked[: max(20, min(len(asked), 200_000_000 // (size * 100)))]
             serve = _run_phase("serve", params)
+            step()
             if serve["how"] != "cached":
                 say(f"#   WARNING: the serving process found no current cache ({serve['how']}): did the analyzer "
                     "or index code change during the run? Its start-up figure includes a rebuild.")
             say(f"#   {engine}: {json.dumps(serve)}")
             add = _run_phase("add", params) if engine == "sparse" else None
+            if add:
+                step()
             if add:
                 say(f"#   {engine}: add one article {add['add_s']:.2f} s ({json.dumps(add['add_steps'])}), "
                     f"remove it {add['remove_s']:.2f} s")
@@ -419,14 +439,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", type=int, default=None, help="the CPU to pin each phase to (default: the last one)")
 
 
-def run_from_args(args: argparse.Namespace, *, top_k: int, min_match: float) -> int:
+def run_from_args(args: argparse.Namespace, *, top_k: int, min_match: float,
+                  say: Callable[[str], None] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> int:
     """`python -m bot bench`: answers as the bot would with `top_k` and `min_match` (from the settings)."""
     if args.cpu is not None:
         os.environ["BENCH_CPU"] = str(args.cpu)
     sizes = args.sizes
     rows = run(sizes, workdir=args.workdir, questions=args.questions, seed=args.seed,
                reference_up_to=args.reference_up_to, top_k=top_k, min_match=min_match,
-               say=lambda line: print(line, flush=True))
+               say=say or (lambda line: print(line, flush=True)), progress=progress)
     print()
     print(f"Machine: {machine()}")
     print()

@@ -25,7 +25,7 @@ import json
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -286,10 +286,13 @@ def analyze(document: Document) -> _Analyzed:
 
 
 def assemble(
-    sources: Sequence[Document | Reused], previous: PassageIndex | None = None
+    sources: Sequence[Document | Reused],
+    previous: PassageIndex | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PassageIndex:
     """An index of `sources` in order: Documents are analyzed now, `Reused(i)` copies
-    document i of `previous` (its text, passages and term counts) as it is.
+    document i of `previous` (its text, passages and term counts) as it is. `progress` is told
+    (documents analyzed, documents to analyze) as analysis goes (`bot.progress` draws it).
 
     Reused documents are copied in runs (consecutive documents of `previous`) with array
     operations, and their postings, still sorted, are merged with the new ones rather than
@@ -301,6 +304,10 @@ def assemble(
     contents = _Contents()
     new = _NewPostings(previous)
     kept: list[_KeptPassages] = []
+    to_analyze = sum(1 for source in sources if not isinstance(source, Reused))
+    analyzed_so_far = 0
+    if progress is not None:
+        progress(0, to_analyze)
     for run in _runs(sources):
         if isinstance(run, range):  # documents run.start..run.stop-1 of `previous`
             if previous is None:
@@ -309,6 +316,9 @@ def assemble(
         else:
             analyzed = analyze(run)
             new.add(analyzed, first_passage=contents.add(analyzed))
+            analyzed_so_far += 1
+            if progress is not None:
+                progress(analyzed_so_far, to_analyze)
     postings = _merge_postings(new, kept, previous, contents.passages)
     vocabulary = _vocabulary(postings.term, new, previous)
     index = PassageIndex(
@@ -552,9 +562,9 @@ def _meta_json(document: Document) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def build(documents: Sequence[Document]) -> PassageIndex:
+def build(documents: Sequence[Document], progress: Callable[[int, int], None] | None = None) -> PassageIndex:
     """A fresh index of `documents`, every one analyzed."""
-    return assemble(documents)
+    return assemble(documents, progress=progress)
 
 
 def iter_passage_terms(index: PassageIndex) -> Iterator[list[str]]:

@@ -135,19 +135,22 @@ def _fingerprint(files: Iterable[ArticleFile]) -> dict[str, list]:
 # --- opening ---------------------------------------------------------------------------------
 
 
-def open_index(folder: Path, *, max_file_bytes: int, cache_dir: Path) -> Opened:
+def open_index(
+    folder: Path, *, max_file_bytes: int, cache_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> Opened:
     """The index of the corpus in `folder`, from the cache when it is current, else built (reusing
     what the cache has for unchanged files) and cached. Raises CorpusError when nothing is usable.
 
     Processes sharing a cache take turns (a file lock): a second bot started while the first
-    builds the index waits, then finds it current instead of building it again."""
+    builds the index waits, then finds it current instead of building it again. `progress` is
+    told (articles analyzed, articles to analyze) while new and changed files are analyzed."""
     started = time.perf_counter()
     listing = list_corpus(folder)
     raise_if_unusable(listing.problems)  # no folder: nothing to cache
     scanned = time.perf_counter() - started
     place = cache_place(cache_dir, folder)
     with _locked(place):
-        return _open_index(listing, place, max_file_bytes, scanned)
+        return _open_index(listing, place, max_file_bytes, scanned, progress)
 
 
 @contextlib.contextmanager
@@ -165,7 +168,10 @@ def _locked(place: Path) -> Iterator[None]:
         yield
 
 
-def _open_index(listing: CorpusListing, place: Path, max_file_bytes: int, scanned: float) -> Opened:
+def _open_index(
+    listing: CorpusListing, place: Path, max_file_bytes: int, scanned: float,
+    progress: Callable[[int, int], None] | None,
+) -> Opened:
     folder = listing.folder
     timings: dict[str, float] = {"scan": scanned}
     started = time.perf_counter()
@@ -184,7 +190,7 @@ def _open_index(listing: CorpusListing, place: Path, max_file_bytes: int, scanne
     del selection
     analyzed = sum(isinstance(s, Document) for s in sources)
     mark = time.perf_counter()
-    index = index_arrays.assemble(sources, previous.index if previous else None)
+    index = index_arrays.assemble(sources, previous.index if previous else None, progress)
     weights = bm25_sparse.posting_weights(index.term_postings, index.posting_passage, index.posting_count,
                                           index.passage_length)
     timings["analyze"] = time.perf_counter() - mark

@@ -145,12 +145,18 @@ class Library:
 
     @classmethod
     def from_documents(
-        cls, documents: Sequence[Document], *, engine: str = DEFAULT_ENGINE, sparse_from: int = SPARSE_FROM
+        cls,
+        documents: Sequence[Document],
+        *,
+        engine: str = DEFAULT_ENGINE,
+        sparse_from: int = SPARSE_FROM,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Library:
-        """A library over documents in memory: their index is built now."""
+        """A library over documents in memory: their index is built now (`progress`: told
+        (documents analyzed, documents) as it goes)."""
         if not documents:
             raise ValueError("the library needs at least one document")
-        return cls(index_arrays.build(documents), engine=engine, sparse_from=sparse_from)
+        return cls(index_arrays.build(documents, progress), engine=engine, sparse_from=sparse_from)
 
     @property
     def passages(self) -> Sequence[Passage]:
@@ -298,10 +304,10 @@ class LibrarySource:
     engine: str = DEFAULT_ENGINE
     sparse_from: int = SPARSE_FROM
 
-    def load(self) -> tuple[Library, tuple[CorpusProblem, ...]]:
+    def load(self, progress: Callable[[int, int], None] | None = None) -> tuple[Library, tuple[CorpusProblem, ...]]:
         return load_library(
             self.folder, max_file_bytes=self.max_file_bytes, cache_dir=self.cache_dir, engine=self.engine,
-            sparse_from=self.sparse_from,
+            sparse_from=self.sparse_from, progress=progress,
         )
 
 
@@ -312,17 +318,20 @@ def load_library(
     cache_dir: Path | None = None,
     engine: str = DEFAULT_ENGINE,
     sparse_from: int = SPARSE_FROM,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Library, tuple[CorpusProblem, ...]]:
     """Load the corpus folder and index it; raise CorpusError (one line) when nothing is usable.
 
     With `cache_dir`, the index is kept there (`bot.retrieval.index_cache`): a restart with an unchanged
-    corpus reads no article, and a changed corpus analyzes only the changed files.
+    corpus reads no article, and a changed corpus analyzes only the changed files. `progress` is
+    told (articles analyzed, articles to analyze) while articles are analyzed.
     """
     if cache_dir is not None:
         from bot.retrieval import index_cache  # it needs the modules this one imports
 
-        opened = index_cache.open_index(folder, max_file_bytes=max_file_bytes, cache_dir=cache_dir)
+        opened = index_cache.open_index(folder, max_file_bytes=max_file_bytes, cache_dir=cache_dir, progress=progress)
         return Library(opened.index, engine=engine, sparse_from=sparse_from, weights=opened.weights), opened.problems
     loaded = load_corpus(folder, max_file_bytes=max_file_bytes)
     raise_if_unusable(loaded.problems)
-    return Library.from_documents(loaded.documents, engine=engine, sparse_from=sparse_from), loaded.problems
+    library = Library.from_documents(loaded.documents, engine=engine, sparse_from=sparse_from, progress=progress)
+    return library, loaded.problems
