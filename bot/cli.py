@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 from bot.bench import benchmark
 from bot import console
 from bot.answers import answer_question
-from bot.corpus.articles import UNKNOWN_DATE, CorpusError
+from bot.corpus.articles import UNKNOWN_DATE, CorpusError, SkipReason, list_corpus
 from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
 from bot.ingest import extra
+from bot.ingest.sources import FILE_SUFFIXES
 from bot.progress import ProgressBar
 from bot.retrieval.library import Library, LibrarySource, load_library
 from bot.settings import Settings, SettingsError, load_settings
@@ -167,6 +168,13 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"corpus: {_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}, "
           f"{_count(words, 'word')}"
           + (f", dated {dates[0]} to {dates[-1]}" if dates else ""))
+    skipped = list_corpus(settings.corpus_dir).skipped
+    if skipped:
+        print(f"skipped {len(skipped):,} {'entry' if len(skipped) == 1 else 'entries'} of the corpus folder, not read "
+              "as articles:")
+        for entry in skipped:
+            convertible = entry.reason is SkipReason.UNSUPPORTED_TYPE and Path(entry.path).suffix.lower() in FILE_SUFFIXES
+            print(f"  {entry}" + (f"; to add its article: python -m bot add {entry.path}" if convertible else ""))
     return 0
 
 

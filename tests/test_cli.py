@@ -336,3 +336,24 @@ def test_unknown_command_is_a_usage_error(capsys):
         cli.main(["frobnicate"])
     assert exited.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_check_lists_what_it_skipped_in_the_corpus_folder_and_why(write_corpus, workdir, monkeypatch, capsys):
+    folder = write_corpus({"a.md": "# A\n\nSome text about Syunik.", "report.pdf": b"%PDF-1.4", "photo.jpg": b"\xff"})
+    (folder / "old").mkdir()
+    (folder / ".hidden").write_text("editors leave these")
+    monkeypatch.setenv("BOT_CORPUS_DIR", str(folder))
+    code, out, err = main(capsys, "check")
+    assert code == 0
+    listed = out.split("skipped 3 entries of the corpus folder, not read as articles:\n")[1].splitlines()
+    assert listed == [
+        f"  {folder / 'old'}: skipped, a subfolder: only the files directly in the corpus folder are read",
+        f"  {folder / 'photo.jpg'}: skipped, not an article file: only .md and .txt files are read",
+        f"  {folder / 'report.pdf'}: skipped, not an article file: only .md and .txt files are read; to add its "
+        f"article: python -m bot add {folder / 'report.pdf'}",
+    ]
+
+
+def test_check_says_nothing_of_skipping_when_nothing_was_skipped(seed_env, capsys):
+    code, out, err = main(capsys, "check")
+    assert code == 0 and "skipped" not in out
