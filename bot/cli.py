@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -238,13 +238,23 @@ def _quality_table(report: Report, baseline: Report | None) -> str:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram import service  # imported here: the other commands need no Telegram library
 
-    return service.run(service_config(settings))
+    bar = ProgressBar("indexing", "articles", quiet=getattr(args, "quiet", False))
+    return service.run(service_config(settings, startup_progress=bar))
 
 
-def service_config(settings: Settings) -> ServiceConfig:
-    """The settings the Telegram service needs, as the plain values it takes."""
+def service_config(settings: Settings, startup_progress: Callable[[int, int], None] | None = None) -> ServiceConfig:
+    """The settings the Telegram service needs, as the plain values it takes (`startup_progress`:
+    told how indexing goes at start, for a bar on a terminal)."""
     from bot.telegram.service import ServiceConfig
 
+    feeds = None
+    if settings.feeds:
+        extra.require("BOT_FEEDS (following feeds)")
+        from bot.ingest.fetching import FetchLimits
+        from bot.ingest.following import FeedFollower  # its libraries load with the first check, not now
+
+        feeds = FeedFollower(settings.feeds, corpus_dir=settings.corpus_dir, max_file_bytes=settings.max_file_bytes,
+                             limits=FetchLimits(timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes))
     return ServiceConfig(
         token=settings.token,
         api_base_url=settings.api_base_url,
@@ -260,6 +270,9 @@ def service_config(settings: Settings) -> ServiceConfig:
         webhook_listen=settings.webhook_listen,
         webhook_port=settings.webhook_port,
         webhook_secret=settings.webhook_secret,
+        feeds=feeds,
+        feed_interval=settings.feed_interval,
+        startup_progress=startup_progress,
     )
 
 

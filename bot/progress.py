@@ -14,8 +14,9 @@ MIN_INTERVAL = 0.2  # seconds between redraws
 
 
 class ProgressBar:
-    """A bar for one job. Call it with (done, total) as work proceeds; print lines through
-    `write` so they do not tear the bar; `close` when done (or use it as a context manager)."""
+    """A bar for one job. Call it with (done, total) as work proceeds (it closes itself when done
+    reaches total); print lines through `write` so they do not tear the bar; `close` it if the job
+    ends early (or use it as a context manager)."""
 
     def __init__(self, label: str, unit: str, *, quiet: bool = False, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -35,6 +36,8 @@ class ProgressBar:
         if total != bar.total:
             bar.total = total
         bar.update(done - bar.n)
+        if done >= total:
+            self.close()  # finished: the last state stays on the screen, and later output goes below it
 
     def write(self, line: str, file: IO[str] | None = None) -> None:
         target = file or sys.stdout

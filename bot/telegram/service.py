@@ -13,9 +13,9 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Awaitable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
@@ -63,6 +63,16 @@ TOKEN_REJECTED = (
 )
 
 
+class FeedFollowing(Protocol):
+    """What follows feeds for the bot (`bot.ingest.following.FeedFollower`, made by the command
+    line): `check()` adds the feeds' new articles to the corpus folder and returns how many;
+    `stop()` asks a check under way to stop soon."""
+
+    def check(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
     """Everything the service needs, as plain values: the settings (`bot.settings` holds their
@@ -82,7 +92,10 @@ class ServiceConfig:
     webhook_listen: str
     webhook_port: int
     webhook_secret: SecretStr | None
+    feeds: FeedFollowing | None  # with BOT_FEEDS
+    feed_interval: float  # seconds between two feed checks
     request_timeout: float = REQUEST_TIMEOUT  # not a setting: the tests shorten it
+    startup_progress: Callable[[int, int], None] | None = None  # not a setting: a terminal's bar for indexing at start
 
 
 # --- Keeping secrets out of logs --------------------------------------------------------------
@@ -227,6 +240,8 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
         example_questions=config.example_questions,
     )
 
+    following: list[asyncio.Task[None]] = []  # the feed-following task, while the bot runs
+
     async def post_init(application: Application) -> None:
         me = application.bot
         try:
@@ -242,6 +257,18 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
             )
         except (NotImplementedError, AttributeError, RuntimeError, ValueError):
             pass  # no SIGHUP (Windows) or not the main thread (tests)
+        if config.feeds is not None:
+            # Not application.create_task: the Application waits for those when it stops, and this never ends.
+            following.append(asyncio.create_task(_follow_feeds(config.feeds, config.feed_interval, holder)))
+
+    async def post_stop(application: Application) -> None:
+        if config.feeds is not None:
+            config.feeds.stop()
+        for task in following:
+            task.cancel()
+        await asyncio.gather(*following, return_exceptions=True)
+        following.clear()
+
 
     application = (
         ApplicationBuilder()
@@ -255,11 +282,44 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
         .write_timeout(config.request_timeout)
         .pool_timeout(10)
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(lambda _: asyncio.to_thread(threads.close))
         .build()
     )
     corpus_bot.register(application)
     return application
+
+
+async def _follow_feeds(feeds: FeedFollowing, interval: float, holder: LibraryHolder) -> None:
+    """Check the feeds now and then every `interval` seconds; when articles were added, swap in the
+    new index as /reload does (questions in flight finish on the old one). A reload that fails
+    keeps the current corpus and is tried again after the next check: the files are on disk."""
+    pending = False  # articles on disk that the index does not have yet
+    while True:
+        check = asyncio.ensure_future(asyncio.to_thread(feeds.check))
+        try:
+            added = await asyncio.shield(check)
+        except asyncio.CancelledError:  # the bot stops: let the check finish the article it is on
+            feeds.stop()
+            await asyncio.gather(check, return_exceptions=True)
+            raise
+        except Exception:  # a bug in one check must not end the following
+            log.exception("feeds: the check failed; trying again in %g s", interval)
+            added = 0
+        if added or pending:
+            try:
+                reloaded = await holder.reload()
+            except (CorpusError, OSError, ValueError) as error:
+                pending = True
+                log.error("feeds: reloading the corpus failed, keeping the current one (new articles wait on "
+                          "disk): %s", error)
+            else:
+                pending = False
+                for problem in reloaded.problems:
+                    log.warning("corpus: %s", problem)
+                log.info("feeds: %d new article%s; corpus reloaded: %d articles, %d passages", added,
+                         "" if added == 1 else "s", len(reloaded.library.documents), len(reloaded.library.passages))
+        await asyncio.sleep(interval)
 
 
 async def _reload_on_signal(holder: LibraryHolder) -> None:
@@ -295,7 +355,7 @@ def run(config: ServiceConfig) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    library, problems = config.corpus.load()
+    library, problems = config.corpus.load(progress=config.startup_progress)
     for corpus_problem in problems:
         log.warning("corpus: %s", corpus_problem)
     holder = LibraryHolder(library, config.corpus.load)
