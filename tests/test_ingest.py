@@ -308,6 +308,18 @@ def test_a_feed_item_without_a_link_is_named_and_the_others_are_added(site, corp
     assert list(files(corpus)) == [SEVAN_FILE]
 
 
+def test_a_feed_that_breaks_off_still_gives_its_readable_items_and_says_it_is_malformed(site, corpus, capsys):
+    whole = rss([(serve_page(site, SEVAN), SEVAN.title, None), (serve_page(site, METRO), METRO.title, None)])
+    cut = whole[: whole.rindex(b"<item>") + len(b"<item><title>Yere")]  # breaks off in the second item's title
+    feed = site.put("/cut.rss", Response(cut, content_type="application/rss+xml"))
+    code, out, err = add(capsys, feed)
+    assert code == 2
+    assert list(files(corpus)) == [SEVAN_FILE]
+    line, = err.strip().splitlines()
+    assert line.startswith(f"failed {feed}: the feed is malformed (") and line.endswith(
+        ": 1 item could not be read; the others are added")
+
+
 def test_failures_that_may_pass_by_themselves_exit_1(site, corpus, capsys):
     url = site.put("/busy.html", Response(b"busy", status=503))
     code, out, err = add(capsys, url)
