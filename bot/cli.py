@@ -322,7 +322,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     verb = "would add" if args.dry_run else "added"
     print(f"{counts['added']} {verb}, {counts['duplicate']} already in the corpus, {counts['no article']} without "
           f"article text, {counts['failed']} failed" + ("" if args.dry_run or not counts["added"] else
-          f"; a running bot answers from them after /reload (or SIGHUP)"))
+          "; a running bot answers from them after /reload (or SIGHUP)"))
     return 2 if lasting else 1 if counts["failed"] else 0
 
 

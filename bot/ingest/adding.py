@@ -124,7 +124,7 @@ class Importer:
     def add(self, sources: Iterable[str]) -> Iterator[Outcome]:
         """One outcome per article (or reason for none), as each is done."""
         self.ledger.refresh()
-        work: list[str | Path] = []
+        work: list[str | Path | Outcome] = []
         for source in sources:
             work.extend(self._expand(source))
         self._total += len(work)
@@ -143,7 +143,7 @@ class Importer:
                               "http:// or https://)")
             self._tick(1)
 
-    def _expand(self, source: str) -> list:
+    def _expand(self, source: str) -> list[str | Path | Outcome]:
         """A folder becomes its files (searched in subfolders too); other sources stay as given."""
         if is_web_address(source) or looks_like_address(source):
             return [source]
@@ -152,7 +152,8 @@ class Importer:
             return [path]
         if not path.is_dir():
             return [source]
-        files, others = [], []
+        files: list[Path] = []
+        others: list[Path] = []
         for folder, subfolders, names in os.walk(path):
             subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
             for name in sorted(names):
@@ -160,7 +161,7 @@ class Importer:
                     continue
                 file = Path(folder) / name
                 (files if file.suffix.lower() in FILE_SUFFIXES else others).append(file)
-        found: list = list(files)
+        found: list[str | Path | Outcome] = list(files)
         if others:
             example = others[0].relative_to(path)
             found.append(Outcome(str(path), "no article", f"left out {len(others)} file{'s' if len(others) > 1 else ''} "
@@ -328,6 +329,9 @@ def _problem(source: str, problem: SourceProblem, feed: str | None = None) -> Ou
 
 
 def _title_from_name(file: Path | None, url: str | None) -> str:
-    name = file.stem if file else (urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else "")
-    name = name.rsplit(".", 1)[0] if "." in name and not file else name
+    """A title when the source names none: the file's name, or the address's last part, in words."""
+    if file is not None:
+        name = file.stem
+    else:
+        name = Path(urlsplit(url).path.rstrip("/")).stem if url else ""
     return " ".join(name.replace("_", " ").replace("-", " ").split()) or "Untitled article"
