@@ -94,8 +94,8 @@ class ServiceConfig:
     webhook_secret: SecretStr | None
     feeds: FeedFollowing | None  # with BOT_FEEDS
     feed_interval: float  # seconds between two feed checks
+    startup_progress: Callable[[int, int], None] | None  # not a setting: a terminal's bar for indexing at start
     request_timeout: float = REQUEST_TIMEOUT  # not a setting: the tests shorten it
-    startup_progress: Callable[[int, int], None] | None = None  # not a setting: a terminal's bar for indexing at start
 
 
 # --- Keeping secrets out of logs --------------------------------------------------------------
