@@ -36,8 +36,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.corpus.articles import Document
-from bot.corpus.passages import Passage, is_heading, passage_id, sentence_spans
+from bot.corpus.articles import Document, is_heading
+from bot.corpus.passages import Passage, passage_id, sentence_spans
 from bot.questions import Asked, Wanted, shape
 from bot.retrieval import analysis
 from bot.retrieval.library import Hit, Library, Query
@@ -134,7 +134,7 @@ def answer_question(
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
                          _earliest_month(asked_text(question, asked)))
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def names_in(doc_id: str) -> bool:  # every name the question mentions stands in the article
         return all(name.in_article(library, doc_id) for name in names)
 

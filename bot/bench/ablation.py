@@ -17,7 +17,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from unittest import mock
 
-
 from bot import answers
 from bot.evaluation import Case, Report, evaluate, plain_bm25_asker
 from bot.retrieval import analysis

@@ -38,8 +38,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NotRequired, TypedDict, TypeVar
 
 from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
+
+if TYPE_CHECKING:  # imported where used, so that a phase's start-up includes them
+    from bot.answers import Answer
+    from bot.retrieval.index_cache import Opened
+    from bot.retrieval.library import Library
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: bot/bench/ is two folders down
 SIZES = (10_000, 100_000, 1_000_000)
@@ -48,6 +54,77 @@ TICK = 0.001
 
 
 # --- the phases, each in its own process --------------------------------------------------------
+
+
+class Params(TypedDict):
+    """What a phase is given (as JSON on its standard input)."""
+
+    folder: str
+    cache: str
+    engine: str
+    questions: list[str]
+    top_k: int
+    min_match: float
+
+
+class _Phase(TypedDict, total=False):
+    """What every phase gives back (as JSON on its standard output)."""
+
+    ready_at: float  # time.time() when the library was loaded, in phases that load one
+    startup: float  # seconds from starting the process to ready_at, added by `_run_phase`
+
+
+class Cold(_Phase):
+    load: float
+    build: float
+    how: str
+    passages: int
+    documents: int
+    terms: int
+    postings: int
+    peak_rss_mb: float
+
+
+class Percentiles(TypedDict):
+    p50: float
+    p99: float
+    max: float
+    mean: float
+
+
+class Stall(TypedDict):
+    worst_ms: float
+    p99_ms: float
+    longest_call_ms: NotRequired[float]  # not on an idle loop
+    answers_per_s: NotRequired[float]
+
+
+class Serve(_Phase):
+    load: float
+    how: str
+    engine: str
+    renderer: str
+    retrieval_ms: Percentiles
+    answer_ms: Percentiles
+    answers_per_s: float
+    stall_ms: dict[str, Stall]
+    rss_ready_mb: float
+    rss_after_mb: float
+    peak_rss_mb: float
+    rss_parts_after_mb: dict[str, float]
+    questions: int
+
+
+class Add(_Phase):
+    add_s: float
+    add_how: str
+    add_analyzed: int
+    add_steps: dict[str, float]
+    remove_s: float
+    peak_rss_mb: float
+
+
+Render = Callable[["Answer"], object]
 
 
 _ALL_CPUS: set[int] = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
@@ -75,7 +152,7 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _rss_parts_mb() -> dict:
+def _rss_parts_mb() -> dict[str, float]:
     """Resident memory split: anonymous (the heap) and file-backed (memory-mapped index pages)."""
     parts = {}
     try:
@@ -87,7 +164,7 @@ def _rss_parts_mb() -> dict:
     return parts
 
 
-def _open(folder: Path, cache: Path, engine: str) -> tuple[object, object]:
+def _open(folder: Path, cache: Path, engine: str) -> tuple[Library, Opened]:
     from bot.retrieval import index_cache
     from bot.retrieval.library import Library
 
@@ -96,7 +173,7 @@ def _open(folder: Path, cache: Path, engine: str) -> tuple[object, object]:
     return library, opened
 
 
-def phase_cold(params: dict) -> dict:
+def phase_cold(params: Params) -> Cold:
     folder, cache = Path(params["folder"]), Path(params["cache"])
     shutil.rmtree(cache, ignore_errors=True)
     started = time.perf_counter()
@@ -107,7 +184,7 @@ def phase_cold(params: dict) -> dict:
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def _renderer():
+def _renderer() -> tuple[str, Render]:
     try:
         from bot.telegram.messages import answer_messages
     except ImportError:
@@ -117,7 +194,7 @@ def _renderer():
     return "telegram_html.answer_messages", answer_messages
 
 
-def phase_serve(params: dict) -> dict:
+def phase_serve(params: Params) -> Serve:
     from bot.answers import CANDIDATES_PER_EXCERPT, answer_question
 
     folder, cache = Path(params["folder"]), Path(params["cache"])
@@ -145,7 +222,7 @@ def phase_serve(params: dict) -> dict:
         t2 = clock()
         retrieval.append(t1 - t0)
         whole.append(t2 - t1)
-    stalls = {}
+    stalls: dict[str, Stall] = {}
     for cpus in ("one", "all"):
         if cpus == "all":
             os.sched_setaffinity(0, _ALL_CPUS) if _ALL_CPUS else None
@@ -166,7 +243,7 @@ def phase_serve(params: dict) -> dict:
     }
 
 
-async def _idle_lateness(seconds: float) -> dict:
+async def _idle_lateness(seconds: float) -> Stall:
     """How late 1 ms sleeps wake up on an idle event loop: the machine's noise floor."""
     lateness = []
     end = time.perf_counter() + seconds
@@ -178,7 +255,8 @@ async def _idle_lateness(seconds: float) -> dict:
     return {"worst_ms": late["max"], "p99_ms": late["p99"]}
 
 
-async def _stall(library, render, questions: list[str], limit: int, min_match: float, *, bot_threads: bool) -> dict:
+async def _stall(library: Library, render: Render, questions: list[str], limit: int, min_match: float, *,
+                 bot_threads: bool) -> Stall:
     """Answer all questions from worker threads, CONCURRENCY chats at a time, and render each answer
     on the event loop, as the Telegram layer does. Meanwhile every callback the loop runs is timed
     (the longest call), and a coroutine sleeps 1 ms at a time: how late it wakes up is how long the
@@ -240,9 +318,9 @@ class _CallTimer:
     def __enter__(self) -> _CallTimer:
         original, clock, timer = self._original, time.perf_counter, self
 
-        def timed(handle: asyncio.events.Handle) -> None:
+        def timed(self: asyncio.events.Handle) -> None:  # replaces the method Handle._run, hence `self`
             t0 = clock()
-            original(handle)
+            original(self)
             took = clock() - t0
             if took > timer.longest:
                 timer.longest = took
@@ -254,7 +332,7 @@ class _CallTimer:
         asyncio.events.Handle._run = self._original  # type: ignore[method-assign]
 
 
-def phase_add(params: dict) -> dict:
+def phase_add(params: Params) -> Add:
     from bot.retrieval import index_cache
 
     folder, cache = Path(params["folder"]), Path(params["cache"])
@@ -265,16 +343,16 @@ def phase_add(params: dict) -> dict:
         t0 = time.perf_counter()
         opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
         add = time.perf_counter() - t0
-        result = {"add_s": add, "add_how": opened.how, "add_analyzed": opened.analyzed, "add_steps": opened.seconds}
+        add_how, add_analyzed, add_steps = opened.how, opened.analyzed, opened.seconds
     finally:
         added.unlink()
     t0 = time.perf_counter()
     opened = index_cache.open_index(folder, max_file_bytes=100_000_000, cache_dir=cache)
-    result.update(remove_s=time.perf_counter() - t0, peak_rss_mb=_peak_rss_mb())
-    return result
+    return {"add_s": add, "add_how": add_how, "add_analyzed": add_analyzed, "add_steps": add_steps,
+            "remove_s": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb()}
 
 
-def _percentiles(seconds: list[float]) -> dict:
+def _percentiles(seconds: list[float]) -> Percentiles:
     import numpy as np
 
     values = np.array(seconds) * 1000
@@ -282,19 +360,22 @@ def _percentiles(seconds: list[float]) -> dict:
             "max": float(values.max()), "mean": float(values.mean())}
 
 
-PHASES = {"cold": phase_cold, "serve": phase_serve, "add": phase_add}
+PHASES: dict[str, Callable[[Params], _Phase]] = {"cold": phase_cold, "serve": phase_serve, "add": phase_add}
+Result = TypeVar("Result", bound=_Phase)
 
 
-def _run_phase(phase: str, params: dict) -> dict:
+def _run_phase(phase: Callable[[Params], Result], params: Params) -> Result:
+    """`phase` run in a new process (`python -m bot.bench.benchmark NAME`, NAME as in PHASES)."""
+    name = phase.__name__.removeprefix("phase_")
     started = time.time()
     process = subprocess.run(
-        [sys.executable, "-m", "bot.bench.benchmark", phase],
+        [sys.executable, "-m", "bot.bench.benchmark", name],
         input=json.dumps(params), capture_output=True, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     if process.returncode != 0:
-        raise RuntimeError(f"benchmark phase {phase} failed:\n{process.stderr[-3000:]}")
-    result = json.loads(process.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"benchmark phase {name} failed:\n{process.stderr[-3000:]}")
+    result: Result = json.loads(process.stdout.strip().splitlines()[-1])  # what `phase` returned there
     if "ready_at" in result:
         result["startup"] = result["ready_at"] - started
     return result
@@ -307,23 +388,26 @@ def _run_phase(phase: str, params: dict) -> dict:
 class Row:
     passages: int
     engine: str
-    cold: dict
-    serve: dict
-    add: dict | None
+    cold: Cold
+    serve: Serve
+    add: Add | None
 
 
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected passage counts separated by commas, like 10000,100000; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected passage counts separated by commas, like 10000,100000; got {text!r}"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"expected positive passage counts, like 10000,100000; got {text!r}")
     return sizes
 
 
 def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int, top_k: int,
-        min_match: float, say=print, progress: Callable[[int, int], None] | None = None) -> list[Row]:
+        min_match: float, say: Callable[[str], object] = print,
+        progress: Callable[[int, int], None] | None = None) -> list[Row]:
     """Benchmark each size; questions are answered with `top_k` and `min_match` (the settings).
     `progress` is told (steps done, steps) after each corpus written and each phase run
     (`python -m bot bench` draws it as a bar)."""
@@ -353,21 +437,21 @@ def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference
         engines = ["sparse"] + (["rank-bm25"] if size <= reference_up_to else [])
         for engine in engines:
             cache = workdir / f"cache-{size}-{engine}"
-            params = {"folder": str(folder), "cache": str(cache), "engine": engine, "questions": asked,
+            params: Params = {"folder": str(folder), "cache": str(cache), "engine": engine, "questions": asked,
                       "top_k": top_k, "min_match": min_match}
-            cold = _run_phase("cold", params)
+            cold = _run_phase(phase_cold, params)
             step()
             say(f"#   {engine}: cold start {cold['startup']:.2f} s (build {cold['build']:.2f} s), "
                 f"{cold['documents']:,} articles, {cold['terms']:,} terms, {cold['postings']:,} postings")
             if engine == "rank-bm25":  # slow per question: fewer of them
                 params["questions"] = asked[: max(20, min(len(asked), 200_000_000 // (size * 100)))]
-            serve = _run_phase("serve", params)
+            serve = _run_phase(phase_serve, params)
             step()
             if serve["how"] != "cached":
                 say(f"#   WARNING: the serving process found no current cache ({serve['how']}): did the analyzer "
                     "or index code change during the run? Its start-up figure includes a rebuild.")
             say(f"#   {engine}: {json.dumps(serve)}")
-            add = _run_phase("add", params) if engine == "sparse" else None
+            add = _run_phase(phase_add, params) if engine == "sparse" else None
             if add:
                 step()
             if add:
@@ -395,7 +479,8 @@ def machine() -> str:
 def table(rows: list[Row]) -> str:
     header = ("| passages | engine | index build | start-up cold | start-up cached | retrieval p50 / p99 | "
               "whole answer p50 / p99 | answers/s | peak RSS serving | event loop with asyncio.to_thread ×4: "
-              "longest call; wake-up delay worst (p99) | event loop as the bot runs it (`bot/telegram/answer_threads.py`): "
+              "longest call; wake-up delay worst (p99) | "
+              "event loop as the bot runs it (`bot/telegram/answer_threads.py`): "
               "longest call; wake-up delay worst (p99) | idle event loop: wake-up delay worst (p99) | "
               "add one article |")
     lines = [header, "|" + "|".join(["---"] * 13) + "|"]
@@ -413,7 +498,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def _stall_cell(figures: dict) -> str:
+def _stall_cell(figures: Stall) -> str:
     call = f"{figures['longest_call_ms']:.1f} ms; " if "longest_call_ms" in figures else ""
     return f"{call}{figures['worst_ms']:.1f} ({figures['p99_ms']:.1f}) ms"
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.retrieval.analysis import STOP_WORDS
 from bot.corpus.articles import load_corpus
 from bot.corpus.passages import MAX_PASSAGE_CHARS, sentence_spans, split_passages
+from bot.retrieval.analysis import STOP_WORDS
 
 PASSAGES_PER_ARTICLE = (4, 16)  # drawn uniformly
 SENTENCES_PER_PASSAGE = (1, 4)

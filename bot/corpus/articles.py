@@ -129,7 +129,8 @@ def parse_document(doc_id: str, raw: str) -> Document:
             key, value = match.group(1).lower(), match.group(2).strip()
             if key not in HEADER_KEYS:
                 raise DocumentFormatError(
-                    f"header line {number} has unknown key {key!r}; use one of {', '.join(HEADER_KEYS)} or remove the line"
+                    f"header line {number} has unknown key {key!r}; "
+                    f"use one of {', '.join(HEADER_KEYS)} or remove the line"
                 )
             meta[key] = value
         # Drop the rest of the closing '---' line and the blank lines after it.
@@ -147,7 +148,9 @@ def parse_document(doc_id: str, raw: str) -> Document:
             ) from None
     body = body.rstrip()
     if not body.strip():
-        raise DocumentFormatError("the file has a header but no article text after it; add the text after the closing '---' line")
+        raise DocumentFormatError(
+            "the file has a header but no article text after it; add the text after the closing '---' line"
+        )
     return Document(
         doc_id=doc_id,
         title=title,

@@ -63,7 +63,7 @@ class Bm25Ranker:
 
     @property
     def size(self) -> int:
-        return self._bm25.corpus_size
+        return int(self._bm25.corpus_size)
 
     def idf(self, term: str) -> float:
         """BM25+ idf; for a term the corpus lacks, as if it were in half a passage."""
@@ -72,7 +72,8 @@ class Bm25Ranker:
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """Every passage's score for the query (repeated terms count again, as in BM25+)."""
         baseline = DELTA * sum(self._bm25.idf.get(term) or 0.0 for term in query_terms)
-        return self._bm25.get_scores(list(query_terms)) - baseline
+        scores: np.ndarray = self._bm25.get_scores(list(query_terms))  # rank_bm25 has no type information
+        return scores - baseline
 
     def top(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The best `k` passages as (position, score), best first; only passages that match."""

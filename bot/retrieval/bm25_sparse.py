@@ -27,8 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from bot.retrieval.bm25_reference import K1, NO_MATCH, B
 from bot.retrieval.index_arrays import PassageIndex, TermLookup
-from bot.retrieval.bm25_reference import B, K1, NO_MATCH
 
 UNION_SHARE = 1 / 16  # score the union of postings (not a dense array) when they hold fewer than N/16
 _RELATIVE_SLACK = 1e-5  # float32 scores are within ~1e-6 (relative) of exact: candidates this close are rescored
@@ -159,7 +159,7 @@ class SparseBm25:
         passages = chosen if candidates is None else candidates[chosen]
         exact = self._exact(passages, spans)
         order = np.lexsort((passages, -exact))[:k]
-        return [(p, s) for p, s in zip(passages[order].tolist(), exact[order].tolist()) if s > NO_MATCH]
+        return [(p, s) for p, s in zip(passages[order].tolist(), exact[order].tolist(), strict=True) if s > NO_MATCH]
 
     def _union_scores(self, spans: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
         """Approximate scores of the passages holding any of the terms (sorted passage numbers, scores)."""

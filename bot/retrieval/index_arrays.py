@@ -21,18 +21,20 @@ change once assembled; `bot.retrieval.index_cache` stores them on disk.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Protocol, TypedDict
 
 import numpy as np
 
-from bot.retrieval import analysis
 from bot.corpus.articles import Document
 from bot.corpus.passages import passage_id, split_passages
+from bot.retrieval import analysis
 
 
 def passage_key(passage_id: str) -> str:
@@ -51,19 +53,37 @@ def key_number(key: str) -> int | None:
         return None
 
 
+class BlobFile(Protocol):
+    """A string blob left in a file and read on demand (`bot.retrieval.index_cache.FileBytes`)."""
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    @property
+    def ndim(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def read(self, start: int, stop: int) -> bytes: ...
+
+
 class StringTable:
     """Strings stored as one UTF-8 blob (uint8) plus offsets (int64, one more than strings).
 
-    The blob is an array, or any object with ``read(start, stop) -> bytes``, ``__len__``,
-    ``dtype`` and ``ndim`` (`bot.retrieval.index_cache` reads article texts from the file that way,
-    so they never become part of the process's resident memory)."""
+    The blob is an array, or a `BlobFile` (`bot.retrieval.index_cache` reads article texts from the
+    file that way, so they never become part of the process's resident memory)."""
 
     __slots__ = ("blob", "offsets", "_read")
 
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+    def __init__(self, blob: np.ndarray | BlobFile, offsets: np.ndarray) -> None:
         self.blob = blob
         self.offsets = offsets
-        self._read = getattr(blob, "read", None) or (lambda a, b: blob[a:b].tobytes())
+        self._read: Callable[[int, int], bytes]
+        if isinstance(blob, np.ndarray):
+            in_memory = blob
+            self._read = lambda a, b: in_memory[a:b].tobytes()
+        else:
+            self._read = blob.read
 
     @classmethod
     def of_pieces(cls, pieces: list[bytes], lengths: np.ndarray) -> StringTable:
@@ -92,7 +112,7 @@ class StringTable:
     def all(self) -> list[str]:
         data = self._read(0, int(self.offsets[-1]))
         bounds = self.offsets.tolist()
-        return [data[a:b].decode() for a, b in zip(bounds, bounds[1:])]
+        return [data[a:b].decode() for a, b in itertools.pairwise(bounds)]
 
 
 def term_key(term: str) -> int:
@@ -131,9 +151,9 @@ class PassageIndex:
     def document_count(self) -> int:
         return len(self.doc_ids)
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray | BlobFile]:
         """Every array by a stable name (StringTables give two: NAME.blob, NAME.offsets)."""
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, np.ndarray | BlobFile] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, StringTable):
@@ -144,15 +164,26 @@ class PassageIndex:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, object], *, thorough: bool = True) -> PassageIndex:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray | BlobFile], *, thorough: bool = True) -> PassageIndex:
         """The inverse of `arrays`; raises ValueError when they do not fit together (see `check`)."""
-        values = {}
-        for f in fields(cls):
-            if f"{f.name}.blob" in arrays:
-                values[f.name] = StringTable(arrays[f"{f.name}.blob"], arrays[f"{f.name}.offsets"])
-            else:
-                values[f.name] = arrays[f.name]
-        index = cls(**values)
+        def column(name: str) -> np.ndarray:
+            value = arrays[name]
+            if not isinstance(value, np.ndarray):
+                raise ValueError(f"inconsistent index: {name} is not an array")
+            return value
+
+        def table(name: str) -> StringTable:
+            return StringTable(arrays[f"{name}.blob"], column(f"{name}.offsets"))
+
+        index = cls(
+            doc_ids=table("doc_ids"), doc_meta=table("doc_meta"), doc_text=table("doc_text"),
+            doc_passages=column("doc_passages"), passage_doc=column("passage_doc"),
+            passage_start=column("passage_start"), passage_end=column("passage_end"),
+            passage_length=column("passage_length"), passage_key=column("passage_key"), key_order=column("key_order"),
+            terms=table("terms"), term_keys=column("term_keys"), key_term=column("key_term"),
+            term_postings=column("term_postings"), posting_passage=column("posting_passage"),
+            posting_count=column("posting_count"),
+        )
         index.check(thorough=thorough)
         return index
 
@@ -395,7 +426,7 @@ class _Contents:
         self.documents += 1
         return first
 
-    def arrays(self) -> dict[str, object]:
+    def arrays(self) -> _ContentFields:
         """The document and passage fields of a PassageIndex."""
         def table(name: str) -> StringTable:
             return StringTable.of_pieces(self.doc_pieces[name], _cat(self.doc_lengths[name], np.int64))
@@ -413,6 +444,19 @@ class _Contents:
             "passage_key": passage_key_,
             "key_order": np.argsort(passage_key_, kind="stable").astype(np.int32),
         }
+
+
+class _ContentFields(TypedDict):
+    doc_ids: StringTable
+    doc_meta: StringTable
+    doc_text: StringTable
+    doc_passages: np.ndarray
+    passage_doc: np.ndarray
+    passage_start: np.ndarray
+    passage_end: np.ndarray
+    passage_length: np.ndarray
+    passage_key: np.ndarray
+    key_order: np.ndarray
 
 
 class _NewPostings:
@@ -488,7 +532,14 @@ def _merge_postings(
     return _Postings(term_of, passage_of, count_of)
 
 
-def _vocabulary(term_of: np.ndarray, new: _NewPostings, previous: PassageIndex | None) -> dict[str, object]:
+class _VocabularyFields(TypedDict):
+    terms: StringTable
+    term_keys: np.ndarray
+    key_term: np.ndarray
+    term_postings: np.ndarray
+
+
+def _vocabulary(term_of: np.ndarray, new: _NewPostings, previous: PassageIndex | None) -> _VocabularyFields:
     """The vocabulary fields of a PassageIndex: the terms some posting still holds (terms of removed
     documents go), renumbered in order; the old terms' bytes and keys are carried over, not decoded
     and computed again."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import logging
 import mmap as mmap_module
@@ -36,7 +37,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, TypedDict, TypeGuard
 
 try:
     import fcntl
@@ -45,22 +46,20 @@ except ImportError:  # Windows has no fcntl: no lock there, the last writer wins
 
 import numpy as np
 
-from bot.retrieval import analysis
-from bot.retrieval import bm25_sparse
-from bot.corpus import articles
-from bot.retrieval import index_arrays
-from bot.corpus import passages
+from bot.corpus import articles, passages
 from bot.corpus.articles import (
     ArticleFile,
     CorpusListing,
     CorpusProblem,
     Document,
+    Selection,
     list_corpus,
     raise_if_unusable,
     select_articles,
 )
+from bot.retrieval import analysis, bm25_sparse, index_arrays
+from bot.retrieval.bm25_reference import DELTA, K1, B
 from bot.retrieval.index_arrays import PassageIndex, Reused
-from bot.retrieval.bm25_reference import B, DELTA, K1
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def _code_digest() -> str:
     bumped ANALYZER_VERSION) never serves a stale index."""
     digest = hashlib.sha256()
     for module in (analysis, articles, passages, index_arrays, bm25_sparse):
-        digest.update(Path(module.__file__).read_bytes())
+        digest.update(Path(inspect.getfile(module)).read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -119,11 +118,19 @@ def cache_place(cache_dir: Path, folder: Path) -> Path:
 # --- the corpus folder -----------------------------------------------------------------------
 
 
-def _fingerprint(files: Iterable[ArticleFile]) -> dict[str, list]:
-    """Files as columns (the manifest's form): names, sizes, modification times. A link, or a file
-    that could not be looked at, has size and time -1: it is always read again (a link's target can
-    change without the listing changing)."""
-    columns: dict[str, list] = {"name": [], "size": [], "mtime_ns": []}
+class _FileColumns(TypedDict):
+    """Files as columns (the manifest's form)."""
+
+    name: list[str]
+    size: list[int]
+    mtime_ns: list[int]
+
+
+def _fingerprint(files: Iterable[ArticleFile]) -> _FileColumns:
+    """Files as columns: names, sizes, modification times. A link, or a file that could not be
+    looked at, has size and time -1: it is always read again (a link's target can change without
+    the listing changing)."""
+    columns: _FileColumns = {"name": [], "size": [], "mtime_ns": []}
     for file in files:
         known = file.size >= 0 and not file.is_link
         columns["name"].append(file.name)
@@ -184,7 +191,7 @@ def _open_index(
         return Opened(previous.index, previous.weights, problems, "cached", 0, previous.index.document_count,
                       timings)
 
-    selection = select_articles(listing, _reader(folder, previous, max_file_bytes))
+    selection: Selection[Document | Reused] = select_articles(listing, _reader(folder, previous, max_file_bytes))
     raise_if_unusable(selection.problems)
     sources, problems, loaded = list(selection.sources), selection.problems, selection.files
     del selection
@@ -219,7 +226,7 @@ def _reader(
     cached: dict[tuple[str, int, int], int] = {}
     if previous is not None:
         columns = previous.documents
-        for d, file in enumerate(zip(columns["name"], columns["size"], columns["mtime_ns"])):
+        for d, file in enumerate(zip(columns["name"], columns["size"], columns["mtime_ns"], strict=True)):
             if file[1] >= 0:
                 cached[file] = d
     root = folder.resolve()
@@ -240,8 +247,8 @@ def _reader(
 class _Cached:
     index: PassageIndex
     weights: np.ndarray
-    files: dict[str, list]  # every article file seen: name, size, mtime_ns columns
-    documents: dict[str, list]  # the file of each indexed document, in index order (same columns)
+    files: _FileColumns  # every article file seen
+    documents: _FileColumns  # the file of each indexed document, in index order
     problems: list[list[str]]  # [file name, message]
 
 
@@ -275,10 +282,11 @@ def _read(place: Path, key: dict[str, object]) -> _Cached | None:
         except (ValueError, TypeError, IndexError) as error:
             raise CacheUnusable(str(error)) from None
         weights = arrays[WEIGHTS]
-        if weights.dtype != np.float32 or weights.shape != index.posting_passage.shape:
+        if (not isinstance(weights, np.ndarray) or weights.dtype != np.float32
+                or weights.shape != index.posting_passage.shape):
             raise CacheUnusable("posting weights do not fit the postings")
         files, documents, problems = manifest.get("files"), manifest.get("documents"), manifest.get("problems")
-        if not (_columns(files) and _columns(documents) and _rows(problems, (str, str))):
+        if not (_columns(files) and _columns(documents) and _problem_rows(problems)):
             raise CacheUnusable(f"{MANIFEST} has malformed file lists")
         if len(documents["name"]) != index.document_count:
             raise CacheUnusable(f"{MANIFEST} lists {len(documents['name'])} files for {index.document_count} documents")
@@ -288,7 +296,7 @@ def _read(place: Path, key: dict[str, object]) -> _Cached | None:
         return None
 
 
-def _columns(value: object) -> bool:
+def _columns(value: object) -> TypeGuard[_FileColumns]:
     if not isinstance(value, dict) or set(value) != {"name", "size", "mtime_ns"}:
         return False
     names, sizes, times = value["name"], value["size"], value["mtime_ns"]
@@ -297,10 +305,10 @@ def _columns(value: object) -> bool:
             and all(type(x) is int for x in sizes) and all(type(x) is int for x in times))
 
 
-def _rows(value: object, types: tuple[type, ...]) -> bool:
+def _problem_rows(value: object) -> TypeGuard[list[list[str]]]:
+    """Rows of [file name, message]."""
     return isinstance(value, list) and all(
-        isinstance(row, list) and len(row) == len(types) and all(isinstance(x, t) for x, t in zip(row, types))
-        for row in value
+        isinstance(row, list) and len(row) == 2 and all(isinstance(x, str) for x in row) for row in value
     )
 
 
@@ -325,14 +333,15 @@ def _load_array(folder: Path, name: str, spec: object) -> np.ndarray | FileBytes
         if name.endswith(".blob"):
             array: np.ndarray | FileBytes = FileBytes.open(path)
         else:
-            mmap = "r" if all(shape) else None  # an empty file cannot be mapped
+            mmap: Literal["r"] | None = "r" if all(shape) else None  # an empty file cannot be mapped
             array = np.load(path, mmap_mode=mmap, allow_pickle=False)
     except (ValueError, KeyError, TypeError, OSError, EOFError) as error:
         raise CacheUnusable(f"{path.name} cannot be read as an array ({error})") from None
     if str(array.dtype) != spec.get("dtype") or array.shape != shape or array.ndim != 1:
         raise CacheUnusable(f"{path.name} holds {array.dtype} {array.shape}, not what the manifest says")
     if isinstance(array, np.memmap) and name not in _SEQUENTIAL and hasattr(mmap_module, "MADV_RANDOM"):
-        array._mmap.madvise(mmap_module.MADV_RANDOM)  # noqa: SLF001 (numpy keeps the mapping there)
+        # numpy keeps the mapping in a private attribute that its stubs do not declare
+        array._mmap.madvise(mmap_module.MADV_RANDOM)  # type: ignore[attr-defined]
     return array.view(np.ndarray) if isinstance(array, np.ndarray) else array
 
 
@@ -397,8 +406,8 @@ def _crc32(path: Path) -> int:
 def _write(
     place: Path,
     key: dict[str, object],
-    files: dict[str, list],
-    documents: dict[str, list],
+    files: _FileColumns,
+    documents: _FileColumns,
     problems: list[list[str]],
     index: PassageIndex,
     weights: np.ndarray,
@@ -410,7 +419,7 @@ def _write(
     specs = {}
     try:
         for name, array in {**index.arrays(), WEIGHTS: weights}.items():
-            if isinstance(array, FileBytes):
+            if not isinstance(array, np.ndarray):  # a blob left in its file
                 array = np.frombuffer(array.read(0, len(array)), dtype=np.uint8)
             path = target / f"{name}.npy"
             np.save(path, np.ascontiguousarray(array), allow_pickle=False)

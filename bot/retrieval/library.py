@@ -15,14 +15,12 @@ from typing import Literal, get_args, overload
 
 import numpy as np
 
-from bot.retrieval import analysis
-from bot.retrieval import index_arrays
-from bot.retrieval import spelling
-from bot.retrieval.bm25_sparse import SparseBm25
 from bot.corpus.articles import CorpusProblem, Document, load_corpus, raise_if_unusable
-from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number, passage_key
 from bot.corpus.passages import Passage, parse_passage_id, passage_id
+from bot.retrieval import analysis, index_arrays, spelling
 from bot.retrieval.bm25_reference import Bm25Ranker, Ranker
+from bot.retrieval.bm25_sparse import SparseBm25
+from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number, passage_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +238,7 @@ class Library:
     def _term_id(self, term: str) -> int | None:
         """The term's id, remembered (a plain dict of the terms asked about, not a cache on the
         method, which would keep every library ever loaded alive)."""
-        known = self.__dict__.setdefault("_term_ids", {})
+        known: dict[str, int | None] = self.__dict__.setdefault("_term_ids", {})
         if term not in known:
             if len(known) >= _TERM_IDS_KEPT:
                 known.clear()
@@ -289,7 +287,7 @@ def _passage_terms(index: PassageIndex) -> list[list[str]]:
     out = []
     for p in range(index.size):
         a, b = int(bounds[p]), int(bounds[p + 1])
-        out.append([terms[t] for t, c in zip(term_ids[a:b], counts[a:b]) for _ in range(c)])
+        out.append([terms[t] for t, c in zip(term_ids[a:b], counts[a:b], strict=True) for _ in range(c)])
     return out
 
 
