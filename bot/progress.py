@@ -8,7 +8,10 @@ module; tqdm is imported only when a bar is actually shown."""
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Never
+
+if TYPE_CHECKING:  # the stubs only: tqdm itself is imported when a bar is drawn
+    from tqdm import tqdm
 
 MIN_INTERVAL = 0.2  # seconds between redraws
 
@@ -21,7 +24,7 @@ class ProgressBar:
     def __init__(self, label: str, unit: str, *, quiet: bool = False, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = shows_progress(self.stream, quiet=quiet)
-        self._bar: Any = None
+        self._bar: tqdm[Never] | None = None
         self._label, self._unit = label, unit
 
     def __call__(self, done: int, total: int) -> None:

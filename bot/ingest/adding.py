@@ -164,8 +164,9 @@ class Importer:
         found: list[str | Path | Outcome] = list(files)
         if others:
             example = others[0].relative_to(path)
-            found.append(Outcome(str(path), "no article", f"left out {len(others)} file{'s' if len(others) > 1 else ''} "
-                                 f"that {'are' if len(others) > 1 else 'is'} not a web page, a PDF or a feed "
+            several = len(others) > 1
+            found.append(Outcome(str(path), "no article", f"left out {len(others)} file{'s' if several else ''} "
+                                 f"that {'are' if several else 'is'} not a web page, a PDF or a feed "
                                  f"(such as {example}); add only {', '.join(FILE_SUFFIXES)} files"))
         if not files and not others:
             found.append(Outcome(str(path), "no article", "the folder is empty"))
@@ -243,10 +244,7 @@ class Importer:
 
     def _article(self, kind: Kind, body: bytes, url: str | None, charset: str | None, origin: _Origin) -> Outcome:
         try:
-            if kind == "pdf":
-                extracted = extract_pdf(body)
-            else:
-                extracted = extract_web_page(body, url=url, charset=charset)
+            extracted = extract_pdf(body) if kind == "pdf" else extract_web_page(body, url=url, charset=charset)
             require_article_text(extracted)
         except SourceProblem as problem:
             return _problem(origin.source, problem, origin.feed)
@@ -332,6 +330,8 @@ def _title_from_name(file: Path | None, url: str | None) -> str:
     """A title when the source names none: the file's name, or the address's last part, in words."""
     if file is not None:
         name = file.stem
+    elif url:
+        name = Path(urlsplit(url).path.rstrip("/")).stem
     else:
-        name = Path(urlsplit(url).path.rstrip("/")).stem if url else ""
+        name = ""
     return " ".join(name.replace("_", " ").replace("-", " ").split()) or "Untitled article"

@@ -156,7 +156,8 @@ class CorpusLedger:
 
     def name_taken(self, name: str) -> bool:
         stem = Path(name).stem.casefold()
-        return any(Path(existing).stem.casefold() == stem for existing in self._entries) or (self.folder / name).exists()
+        taken = any(Path(existing).stem.casefold() == stem for existing in self._entries)
+        return taken or (self.folder / name).exists()
 
     def record(self, name: str, article: NewArticle) -> None:
         """Note a file just written (or that a dry run would write)."""

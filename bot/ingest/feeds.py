@@ -50,14 +50,15 @@ def parse_feed(data: bytes, *, base_url: str | None = None) -> Feed:
     for entry in entries:
         title = " ".join(str(entry.get("title") or "").split()) or None
         items.append(FeedItem(link=_link(entry), title=title, published=_date(entry)))
-    flaw = f"the feed is malformed{detail}: {broken} item{'s' if broken > 1 else ''} could not be read" if broken else None
+    flaw = (f"the feed is malformed{detail}: {broken} item{'s' if broken > 1 else ''} could not be read"
+            if broken else None)
     return Feed(title=feed_title, items=tuple(items), flaw=flaw)
 
 
 def _link(entry: feedparser.FeedParserDict) -> str | None:
-    link = (entry.get("link") or "").strip()
+    link = str(entry.get("link") or "").strip()
     if not link:  # Atom: a link whose rel is not "alternate" still names the article
-        link = next((str(l.get("href")).strip() for l in entry.get("links", []) if l.get("href")), "")
+        link = next((str(other.get("href")).strip() for other in entry.get("links", []) if other.get("href")), "")
     return link or None
 
 
@@ -65,5 +66,5 @@ def _date(entry: feedparser.FeedParserDict) -> str | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
-            return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.timezone.utc).date().isoformat()
+            return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.UTC).date().isoformat()
     return None

@@ -14,8 +14,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.ingest.fetching import FetchLimits
+
+if TYPE_CHECKING:  # imported in check(): the ingest libraries load with the first check, not at start-up
+    from bot.ingest.corpus_files import CorpusLedger
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ class FeedFollower:
         self.limits = limits
         self._given_up: set[str] = set()  # addresses that cannot be added: reported once
         self._stopping = threading.Event()
-        self._ledger = None  # what the corpus folder holds, kept between checks and refreshed
+        self._ledger: CorpusLedger | None = None  # what the corpus folder holds, kept between checks and refreshed
         self._lock = threading.Lock()  # one check at a time
 
     def stop(self) -> None:

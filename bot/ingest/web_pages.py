@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import charset_normalizer
 import trafilatura
+from trafilatura.settings import Document
 
 from bot.ingest.extracted import Extracted, paragraphs_to_text, without_title_line
 from bot.ingest.sources import NoArticle
@@ -71,7 +72,8 @@ def extract_web_page(body: bytes, *, url: str | None, charset: str | None = None
     except (ValueError, TypeError, AttributeError, AssertionError) as error:  # lxml/trafilatura on odd input
         raise NoArticle(f"the page could not be parsed ({type(error).__name__}: {str(error)[:80]}); nothing "
                         "written") from None
-    if found is None or not (found.text or "").strip():
+    # A Document, or None when there is nothing to extract (a dict comes only with as_dict=True, not asked for).
+    if not isinstance(found, Document) or not (text := found.text or "").strip():
         raise NoArticle("no article text on the page (a paywall, a login or an index page?); nothing written")
     title = _clean(found.title)
     # trafilatura falls back to the host name when the page names no site: that is not a name.
@@ -79,7 +81,7 @@ def extract_web_page(body: bytes, *, url: str | None, charset: str | None = None
     hosts = {found.hostname or "", urlsplit(url).netloc if url else "", (urlsplit(url).hostname or "") if url else ""}
     if sitename and sitename.lower().removeprefix("www.") in {h.lower().removeprefix("www.") for h in hosts if h}:
         sitename = None
-    lines = [line.strip() for line in found.text.splitlines()]
+    lines = [line.strip() for line in text.splitlines()]
     paragraphs = without_title_line([line for line in lines if line], title)
     return Extracted(
         title=title,
