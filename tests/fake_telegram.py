@@ -14,7 +14,7 @@ complex fields such as ``reply_markup`` are JSON strings inside the form) or
 Usage with python-telegram-bot::
 
     from telegram.ext import ApplicationBuilder
-    from tests.fake_telegram import FakeTelegram
+    from fake_telegram import FakeTelegram
 
     async def test_answers_question():
         with FakeTelegram() as tg:

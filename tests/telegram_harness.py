@@ -28,7 +28,7 @@ from bot.cli import service_config
 from bot.retrieval.library import Library, LibrarySource
 from bot.telegram.service import ServiceConfig, build_application
 from conftest import CORPUS, DEFAULTS
-from tests.fake_telegram import Call, FakeTelegram
+from fake_telegram import Call, FakeTelegram
 
 EXAMPLES = (
     "Why did Russia deploy border guards in Syunik?",

@@ -193,3 +193,21 @@ def test_a_value_cannot_be_changed_after_it_is_made():
     document = Document("d", "T", "P", None, None, "Text.")
     with pytest.raises(dataclasses.FrozenInstanceError):
         document.text = "Rewritten."  # type: ignore[misc]
+
+
+def test_tests_import_their_helpers_one_way_so_bare_pytest_collects():
+    """pytest puts tests/ on sys.path (there is no tests/__init__.py): helpers are imported as
+    `fake_telegram`, never as `tests.fake_telegram`, which only works under `python -m pytest`."""
+    tests = ROOT / "tests"
+    helpers = {path.stem for path in tests.glob("*.py")}
+    wrong = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            wrong += [f"{path.name}: {name}" for name in names
+                      if name.split(".")[0] == "tests" and name.split(".")[-1] in helpers]
+    assert not wrong, wrong

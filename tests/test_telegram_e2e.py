@@ -15,8 +15,8 @@ import pytest
 from bot.telegram import handlers
 from bot.telegram import messages as th
 from bot.retrieval.library import LibrarySource, load_library
-from tests.fake_telegram import BOT_USERNAME, FakeTelegram
-from tests.telegram_harness import EXAMPLES, QUESTION, entity_types, reply_ids, serving, texts
+from fake_telegram import BOT_USERNAME, FakeTelegram
+from telegram_harness import EXAMPLES, QUESTION, entity_types, reply_ids, serving, texts
 
 GROUP = -1001234567890
 

@@ -9,9 +9,9 @@ import pytest
 
 from bot.telegram import handlers
 from bot.telegram import messages as th
-from tests import fake_telegram
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import QUESTION, reply_ids, serving, texts
+import fake_telegram
+from fake_telegram import FakeTelegram
+from telegram_harness import QUESTION, reply_ids, serving, texts
 
 GROUP = -4001
 OTHER_QUESTION = "Who is the commander of Russia's Southern Military District?"

@@ -11,7 +11,7 @@ from bot.telegram import messages as th
 from bot.answers import HEDGED_NOTE, Answer, Excerpt, answer_question
 from bot.corpus.articles import Document
 from bot.corpus.passages import Passage
-from tests.fake_telegram import parse_text
+from fake_telegram import parse_text
 
 from conftest import DEFAULTS
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import QUESTION
+from fake_telegram import FakeTelegram
+from telegram_harness import QUESTION
 
 ROOT = Path(__file__).resolve().parent.parent
 WRONG_TOKEN = "123456:WRONG-token-zyxwvutsrqponmlkjihgfedcba"

@@ -43,10 +43,12 @@ _Job = tuple[concurrent.futures.Future, Callable[[], Any]]
 class AnswerThreads:
     """The threads that answer questions for an event loop: one, and a spare for slow questions."""
 
+    condition_type = threading.Condition  # a class attribute so that a test can force interleavings
+
     def __init__(self, spare_after: float = SPARE_AFTER) -> None:
         self._spare_after = spare_after
         self._jobs: collections.deque[_Job] = collections.deque()
-        self._changed = threading.Condition()
+        self._changed = self.condition_type()
         self._busy_since: float | None = None  # when the first thread took its current question
         self._closed = False
         self._threads = [
