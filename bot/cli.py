@@ -273,6 +273,8 @@ def service_config(settings: Settings, startup_progress: Callable[[int, int], No
         feeds=feeds,
         feed_interval=settings.feed_interval,
         startup_progress=startup_progress,
+        update_store=settings.update_store,
+        stop_timeout=settings.stop_timeout,
     )
 
 

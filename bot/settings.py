@@ -23,7 +23,7 @@ from pydantic_settings import (
 
 from bot.answers import MIN_MATCH
 from bot.retrieval.library import DEFAULT_ENGINE, SPARSE_FROM, Engine
-from bot.telegram.webhook import webhook_problem
+from bot.telegram.connection import connection_problem
 
 DEFAULT_CONFIG_FILE = Path("config/bot.toml")
 ENV_PREFIX = "BOT_"
@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     )
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server listens on.")
+    update_store: Path | None = Field(
+        Path(".cache/updates.sqlite3"),
+        description="SQLite file where each received update is kept until it is answered, so that a crash or "
+        "kill loses no question (what is pending is answered at the next start); empty: not kept.",
+    )
+    stop_timeout: float = Field(
+        10.0, ge=0, le=3600, description="Seconds the bot takes after SIGTERM to finish the answers under way; "
+        "what is left is kept in BOT_UPDATE_STORE and answered at the next start.",
+    )
     webhook_secret: SecretStr | None = Field(
         None,
         description="Secret Telegram sends in the X-Telegram-Bot-Api-Secret-Token header; required with "
@@ -150,14 +159,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"feed addresses must start with http:// or https:// (not {bad[0]!r})")
         return value
 
-    @field_validator("token", "webhook_secret", "index_cache_dir", mode="before")
+    @field_validator("token", "webhook_secret", "index_cache_dir", "update_store", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
-    def _webhook_is_usable(self) -> Settings:
-        problem = webhook_problem(self.webhook_url, self.webhook_secret)
+    def _telegram_is_reachable(self) -> Settings:
+        problem = connection_problem(self.token, self.api_base_url, self.webhook_url, self.webhook_secret,
+                                     self.webhook_listen)
         if problem:
             raise ValueError(problem)
         return self

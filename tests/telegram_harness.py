@@ -18,7 +18,8 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from telegram import Update
+from pathlib import Path
+
 from telegram.ext import Application
 
 from bot.telegram.library_holder import LibraryHolder
@@ -26,7 +27,9 @@ from pydantic import SecretStr
 
 from bot.cli import service_config
 from bot.retrieval.library import Library, LibrarySource
+from bot.telegram import service
 from bot.telegram.service import ServiceConfig, build_application
+from bot.telegram.update_store import UpdateStore
 from conftest import CORPUS, DEFAULTS
 from fake_telegram import Call, FakeTelegram
 
@@ -59,23 +62,21 @@ class Running:
         await self.tg.wait_for_async(lambda: not self.tg.pending_updates(), timeout=timeout)
         await self.stop()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 15.0) -> int:
+        """Stop as SIGTERM does (`bot.telegram.service.stop`); returns how many updates were cut short."""
         if self.stopped:
-            return
+            return 0
         self.stopped = True
-        if self.application.updater and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
+        return await service.stop(self.application, timeout)
 
 
 def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
     """The service configuration `python -m bot run` makes from the default settings, talking to
-    the fake, with the seed corpus (no index cache) and `overrides`."""
+    the fake, with the seed corpus (no index cache, no update store: `serving(store=...)` opens one)
+    and `overrides`."""
     values: dict[str, Any] = dict(
         token=SecretStr(tg.token), api_base_url=tg.base_url, example_questions=EXAMPLES,
-        corpus=LibrarySource(CORPUS, DEFAULTS.max_file_bytes),
+        corpus=LibrarySource(CORPUS, DEFAULTS.max_file_bytes), update_store=None,
     )
     values.update(overrides)
     return dataclasses.replace(service_config(DEFAULTS), **values)
@@ -87,23 +88,18 @@ async def serving(
     library: Library,
     *,
     loader: Callable[[], Any] | None = None,
+    store: Path | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Running]:
-    """The bot, long-polling the fake, as `python -m bot run` builds it."""
+    """The bot, long-polling the fake, started and stopped as `python -m bot run` does (with an update
+    store when `store` names its file)."""
     config = config_for(tg, **overrides)
     holder = LibraryHolder(library, loader or config.corpus.load)
-    application = build_application(config, holder)
-    await application.initialize()
+    updates = await UpdateStore.open(store, service.bot_id(config.token)) if store is not None else None
+    application = build_application(config, holder, updates)
     running = Running(tg, application, holder)
     try:
-        if application.post_init:
-            await application.post_init(application)
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES,
-            # as Application.run_polling does: polling errors go to the bot's error handler
-            error_callback=lambda error: application.create_task(application.process_error(None, error)),
-        )
-        await application.start()
+        await service.start(application, config, poll_timeout=1)
         yield running
     finally:
         await running.stop()

@@ -9,6 +9,7 @@ import pytest
 
 from bot.telegram import handlers
 from bot.telegram import messages as th
+from bot.telegram.update_store import UpdateStore
 import fake_telegram
 from fake_telegram import FakeTelegram
 from telegram_harness import QUESTION, reply_ids, serving, texts
@@ -90,6 +91,28 @@ async def test_flood_control_429_is_waited_out_and_sent_once(tg, library):
     assert [c.status for c in tries] == [429, 200]
     assert tries[1].time - tries[0].time >= 1.0  # waited as told
     assert answer is tries[1] or answer.params == tries[1].params
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PTB's own RetryAfter.retry_after
+async def test_one_chat_told_to_wait_does_not_hold_up_the_others(tg, library, tmp_path):
+    """A 429 "retry after 3600" for one chat's answer: the other chats are answered meanwhile; the
+    waiting answer is kept in the update store when the bot stops before the hour is over."""
+    tg.fail_next("sendMessage", "429", retry_after=3600)
+    async with serving(tg, library, store=tmp_path / "updates.sqlite3") as bot:
+        first = tg.private_message(7, QUESTION)
+        await tg.wait_for_async(lambda: tg.failed("sendMessage"))
+        other = tg.private_message(8, OTHER_QUESTION)
+        [answer] = await bot.replies_to(other)
+        await tg.wait_for_async(lambda: not tg.pending_updates())
+        cut_short = await bot.stop(timeout=0)
+    assert "[1] " in answer.result["text"]
+    assert [c.status for c in attempts(tg, first)] == [429]
+    assert cut_short == 1
+    store = await UpdateStore.open(tmp_path / "updates.sqlite3", tg.bot_id)
+    try:
+        assert [p.update_id for p in await store.pending()] == [first["update_id"]]
+    finally:
+        await store.close()
 
 
 async def test_html_telegram_cannot_parse_is_sent_again_as_plain_text(tg, library):

@@ -27,7 +27,7 @@ from bot.telegram.routing import (
     question_text,
     route,
 )
-from bot.telegram.service import ChatOrderedProcessor, SecretFilter, ServiceConfig, webhook_problem
+from bot.telegram.service import ChatOrderedProcessor, SecretFilter, ServiceConfig, config_problem
 
 from conftest import DEFAULTS
 
@@ -220,11 +220,11 @@ def test_webhook_settings_are_checked():
     def config(**changes) -> ServiceConfig:
         return dataclasses.replace(service_config(DEFAULTS), token=SecretStr(TOKEN), **changes)
 
-    assert webhook_problem(config()) is None
-    assert "BOT_WEBHOOK_SECRET" in webhook_problem(config(webhook_url="https://x.org/hook"))
-    assert "only hold" in webhook_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
-    assert "full https://" in webhook_problem(config(webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
-    assert webhook_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
+    assert config_problem(config()) is None
+    assert "BOT_WEBHOOK_SECRET" in config_problem(config(webhook_url="https://x.org/hook"))
+    assert "only hold" in config_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
+    assert "full https://" in config_problem(config(webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
+    assert config_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
 
 
 def test_the_service_gets_every_setting_it_uses():

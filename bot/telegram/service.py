@@ -1,47 +1,61 @@
-"""The Telegram bot as a long-running service: build the Application, run it with long
-polling or a webhook, stop gracefully on SIGTERM/SIGINT, reload the corpus on SIGHUP,
-and keep the token out of every log line and message.
+"""The Telegram bot as a long-running service: build the Application, start it (long polling or
+a webhook), stop it on SIGTERM/SIGINT within a bounded time, reload the corpus on SIGHUP, keep
+every received update on disk until it is handled, and keep the token out of every log line.
 
-`run(ServiceConfig)` is what `python -m bot run` calls, with plain values read once
-from the settings. `build_application` is also used by the end-to-end tests.
+`run(ServiceConfig)` is what `python -m bot run` calls, with plain values read once from the
+settings; it returns the process exit status (below). `build_application`, `start` and `stop`
+are also what the end-to-end tests run.
+
+Exit statuses, for a service manager (README, Deploy):
+  0  stopped by SIGTERM/SIGINT;
+  1  the Bot API could not be used (unreachable, 5xx, not JSON...): worth restarting;
+  2  a setting to fix: no token, a token Telegram rejects (at start or later), a base URL that is
+     no Bot API server, a webhook address the bot cannot listen on, an unusable update store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.request import HTTPXRequest
 
-from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
 from bot.corpus.articles import CorpusError
-from bot.telegram.library_holder import LibraryHolder
 from bot.retrieval.library import LibrarySource
-from bot.telegram.webhook import webhook_problem as settings_webhook_problem
 from bot.telegram.access import AccessPolicy
+from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
+from bot.telegram.connection import connection_problem
+from bot.telegram.flood_control import FloodControl
 from bot.telegram.handlers import CorpusBot
+from bot.telegram.library_holder import LibraryHolder
 from bot.telegram.routing import COMMANDS
 from bot.telegram.sending import describe
+from bot.telegram.update_store import UpdateStore, UpdateStoreError
 
 log = logging.getLogger(__name__)
 
 MAX_RUNNING_UPDATES = 64  # handlers running at once (most of them wait on Telegram)
 MAX_QUEUED_UPDATES = 100_000  # updates admitted to wait for their chat's turn
-RATE_LIMIT_RETRIES = 3  # a 429 "retry after N s" is waited out and retried this often
-BOOTSTRAP_RETRIES = 3  # connection attempts at start before giving up (systemd restarts us)
+BOOTSTRAP_RETRIES = 3  # connection attempts at start before giving up (exit 1: the service manager retries)
+BOOTSTRAP_INTERVAL = 1.0  # seconds between them
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
 REQUEST_TIMEOUT = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
 REDACTED = "[REDACTED]"
+
+EXIT_STOPPED, EXIT_RETRY, EXIT_FIX_SETTINGS = 0, 1, 2
 
 NO_TOKEN = """\
 error: no Telegram bot token is set, so the bot cannot connect to Telegram.
@@ -58,8 +72,13 @@ Put the token in a file named .env in the folder you start the bot from:
 Without a token, 'python -m bot chat' answers questions in this terminal."""
 
 TOKEN_REJECTED = (
-    "error: the token was rejected by the Bot API at {server}; check BOT_TOKEN (copy it again from "
-    "@BotFather, /mybots > your bot > API Token)."
+    "the token was rejected by the Bot API at {server} (401 Unauthorized{when}): it was revoked, regenerated "
+    "or mistyped; check BOT_TOKEN (copy it again from @BotFather, /mybots > your bot > API Token)"
+)
+NOT_FOUND = (
+    "the Bot API at {server} answered 404 Not Found{when}: BOT_API_BASE_URL is not the root of a Bot API "
+    "server (it should look like https://api.telegram.org, without /bot...), or BOT_TOKEN is not a token "
+    "(it looks like 123456789:AAHk3...)"
 )
 
 
@@ -95,6 +114,8 @@ class ServiceConfig:
     feeds: FeedFollowing | None  # with BOT_FEEDS
     feed_interval: float  # seconds between two feed checks
     startup_progress: Callable[[int, int], None] | None  # not a setting: a terminal's bar for indexing at start
+    update_store: Path | None  # SQLite file of received updates; None: kept in memory only
+    stop_timeout: float  # seconds after SIGTERM to finish what is being answered
     request_timeout: float = REQUEST_TIMEOUT  # not a setting: the tests shorten it
 
 
@@ -103,7 +124,8 @@ class ServiceConfig:
 
 class SecretFilter(logging.Filter):
     """Replaces secrets (the bot token, the webhook secret) in log records, including
-    formatted arguments, exception text and stack traces, with [REDACTED].
+    formatted arguments, exception text and stack traces, with [REDACTED]; and makes PTB's
+    records of Telegram errors one line.
 
     The token is matched whole, URL-encoded, and by its secret part after the colon, so
     request URLs (`.../bot<token>/getMe`) and PTB's invalid-token message are covered.
@@ -127,8 +149,6 @@ class SecretFilter(logging.Filter):
         return self._pattern.sub(REDACTED, text) if self._pattern else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._pattern is None:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a malformed log call: leave it to the formatter to report
@@ -136,13 +156,25 @@ class SecretFilter(logging.Filter):
         clean = self.redact(message)
         if clean != message or record.args:
             record.msg, record.args = clean, ()
-        if record.exc_info and record.exc_info[0] is not None:
+        if record.exc_info and isinstance(record.exc_info[1], (TelegramError, ValueError)) \
+                and record.name.startswith("telegram"):
+            # PTB logs Telegram's faults (a rejected token, an unreachable server, an answer that is not
+            # JSON) with a traceback; the service reports what they mean in one line, so they are one
+            # line here too. Tracebacks stay for bugs.
+            text = " ".join(f"{record.getMessage()} ({describe(record.exc_info[1])})".split())
+            record.msg, record.args = self.redact(shorten(text)), ()
+            record.exc_info, record.exc_text = None, None
+        elif record.exc_info and record.exc_info[0] is not None:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def protect_logs(*secrets: str | None) -> SecretFilter:
@@ -170,14 +202,18 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     An update waits for its chat's previous update before taking a running slot, so a
     busy chat cannot occupy the slots other chats need. Inline queries (no chat) are
-    ordered per user.
+    ordered per user. With a store, an update is marked handled once its handler has run
+    (answered, or failed and apologised for); one cancelled by `cancel_running` (the service
+    stopping) stays pending for the next start.
     """
 
-    def __init__(self, max_running: int = MAX_RUNNING_UPDATES):
+    def __init__(self, store: UpdateStore | None = None, max_running: int = MAX_RUNNING_UPDATES):
         super().__init__(max_concurrent_updates=MAX_QUEUED_UPDATES)
+        self._store = store
         self._max_running = max_running
         self._running: asyncio.Semaphore | None = None
         self._last: dict[Hashable, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def initialize(self) -> None:
         self._running = asyncio.Semaphore(self._max_running)
@@ -185,7 +221,30 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         pass
 
+    def cancel_running(self) -> int:
+        """Cancel every update being handled or waiting for its turn; returns how many."""
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._in_turn(update, coroutine)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+        if self._store is not None and isinstance(update, Update):
+            try:
+                await self._store.handled(update.update_id)
+            except Exception as error:  # the disk: log it, the answer was sent
+                log.error("update %s: cannot mark it handled in the update store: %s", update.update_id,
+                          describe(error))
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         if self._running is None:
             await self.initialize()
         assert self._running is not None
@@ -221,14 +280,76 @@ def chat_key(update: object) -> Hashable | None:
     return None
 
 
-# --- Building and running ------------------------------------------------------------------------
+# --- Building ----------------------------------------------------------------------------------
 
 
-def build_application(config: ServiceConfig, holder: LibraryHolder) -> Application:
-    """The PTB Application with all handlers, per-chat ordering and Telegram's flood limits."""
+class DurableQueue(asyncio.Queue):
+    """The Application's update queue, writing each update to the store before it is queued.
+
+    Both ways of receiving acknowledge an update only after `put` returns (long polling asks for the
+    next batch after queueing this one; the webhook answers 200 after queueing), so an update is on
+    disk before Telegram forgets it. An update the store has handled already, or is handling
+    (Telegram sent it again), is not queued.
+    """
+
+    def __init__(self, store: UpdateStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def put(self, item: Any) -> None:
+        if isinstance(item, Update):
+            if not await self.store.admit(item.update_id, item.to_dict()):
+                log.debug("update %s was handled already; not again", item.update_id)
+                return
+        await super().put(item)
+
+
+@dataclass(slots=True)
+class Rejection:
+    """The Bot API refused the token (401) or the address (404) while the bot was serving."""
+
+    status: int
+    method: str
+
+
+@dataclass(slots=True)
+class TokenWatch:
+    """Told of every 401/404 answer; while serving, the first one stops the service (exit 2)."""
+
+    serving: bool = False
+    rejected: asyncio.Future[Rejection] | None = None
+
+    def seen(self, status: int, url: str) -> None:
+        if not self.serving or self.rejected is None or self.rejected.done():
+            return
+        method = url.rstrip("/").rpartition("/")[2]
+        self.rejected.set_result(Rejection(status, method))
+
+
+class WatchedRequest(HTTPXRequest):
+    """PTB's HTTP client, reporting 401 and 404 answers to a TokenWatch (PTB would only stop
+    polling and stay up, answering nothing)."""
+
+    def __init__(self, watch: TokenWatch, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._watch = watch
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, payload = await super().do_request(url, method, *args, **kwargs)
+        if status in (401, 404):
+            self._watch.seen(status, url)
+        return status, payload
+
+
+def build_application(
+    config: ServiceConfig, holder: LibraryHolder, store: UpdateStore | None = None, watch: TokenWatch | None = None
+) -> Application:
+    """The PTB Application with all handlers, per-chat ordering, Telegram's flood limits kept per
+    chat, and (with a store) every update kept on disk until handled."""
     if not config.token:
         raise ValueError("a token is required")
     base = config.api_base_url.rstrip("/")
+    watch = watch or TokenWatch()
     threads = AnswerThreads()
     corpus_bot = CorpusBot(
         holder,
@@ -251,12 +372,6 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
         library = holder.library
         log.info("serving as @%s: %d articles, %d passages", me.username, len(library.documents),
                  len(library.passages))
-        try:
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: application.create_task(_reload_on_signal(holder))
-            )
-        except (NotImplementedError, AttributeError, RuntimeError, ValueError):
-            pass  # no SIGHUP (Windows) or not the main thread (tests)
         if config.feeds is not None:
             # Not application.create_task: the Application waits for those when it stops, and this never ends.
             following.append(asyncio.create_task(_follow_feeds(config.feeds, config.feed_interval, holder)))
@@ -269,23 +384,26 @@ def build_application(config: ServiceConfig, holder: LibraryHolder) -> Applicati
         await asyncio.gather(*following, return_exceptions=True)
         following.clear()
 
+    async def post_shutdown(application: Application) -> None:
+        await asyncio.to_thread(threads.close)
 
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(config.token.get_secret_value())
         .base_url(lambda token: f"{base}/bot{token}")
         .base_file_url(lambda token: f"{base}/file/bot{token}")
-        .concurrent_updates(ChatOrderedProcessor())
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
-        .connect_timeout(10)
-        .read_timeout(config.request_timeout)
-        .write_timeout(config.request_timeout)
-        .pool_timeout(10)
+        .request(WatchedRequest(watch, connection_pool_size=256, connect_timeout=10, read_timeout=config.request_timeout,
+                                write_timeout=config.request_timeout, pool_timeout=10))
+        .get_updates_request(WatchedRequest(watch, connection_pool_size=1))
+        .concurrent_updates(ChatOrderedProcessor(store))
+        .rate_limiter(FloodControl())
         .post_init(post_init)
         .post_stop(post_stop)
-        .post_shutdown(lambda _: asyncio.to_thread(threads.close))
-        .build()
+        .post_shutdown(post_shutdown)
     )
+    if store is not None:
+        builder = builder.update_queue(DurableQueue(store))
+    application = builder.build()
     corpus_bot.register(application)
     return application
 
@@ -322,6 +440,101 @@ async def _follow_feeds(feeds: FeedFollowing, interval: float, holder: LibraryHo
         await asyncio.sleep(interval)
 
 
+# --- Starting and stopping ---------------------------------------------------------------------------
+
+
+async def start(application: Application, config: ServiceConfig, *, poll_interval: float = 0.0,
+                poll_timeout: float = POLL_TIMEOUT) -> None:
+    """Connect (getMe, retried BOOTSTRAP_RETRIES times on network faults), set the command menu,
+    handle the updates an earlier run left pending, then receive updates.
+
+    Raises InvalidToken (401/404), TelegramError or OSError (cannot listen) when the bot cannot start."""
+    for attempt in range(1, BOOTSTRAP_RETRIES + 1):
+        try:
+            await application.initialize()
+            break
+        except (NetworkError, TimedOut) as error:
+            if isinstance(error, InvalidToken) or attempt == BOOTSTRAP_RETRIES:
+                raise
+            log.warning("cannot reach the Bot API (%s); trying again in %.0f s", describe(error), BOOTSTRAP_INTERVAL)
+            await asyncio.sleep(BOOTSTRAP_INTERVAL)
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    await _handle_pending(application)
+    updater = application.updater
+    assert updater is not None
+    if config.webhook_url:
+        log.info("receiving updates by webhook at %s (listening on %s:%d)", config.webhook_url,
+                 config.webhook_listen, config.webhook_port)
+        await updater.start_webhook(
+            listen=config.webhook_listen,
+            port=config.webhook_port,
+            url_path=urlsplit(config.webhook_url).path.lstrip("/"),
+            webhook_url=config.webhook_url,
+            secret_token=_plain(config.webhook_secret),
+            allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+        )
+    else:
+        log.info("receiving updates by long polling from %s", config.api_base_url.rstrip("/"))
+        await updater.start_polling(
+            poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+            # as Application.run_polling does: polling errors go to the bot's error handler
+            error_callback=lambda error: application.create_task(application.process_error(None, error)),
+        )
+
+
+async def _handle_pending(application: Application) -> None:
+    """Queue the updates an earlier run received but did not handle (it crashed or was stopped)."""
+    queue = application.update_queue
+    if not isinstance(queue, DurableQueue):
+        return
+    pending = await queue.store.pending()
+    if not pending:
+        return
+    log.info("handling %d updates received before the last stop", len(pending))
+    for item in pending:
+        update = Update.de_json(item.update, application.bot)
+        if update is None or update.inline_query is not None:  # an inline query is answerable for seconds only
+            await queue.store.handled(item.update_id)
+            continue
+        await queue.put(update)
+
+
+async def stop(application: Application, timeout: float) -> int:
+    """Stop receiving, give the updates being handled `timeout` seconds to finish, cancel the rest
+    (they stay pending in the store, for the next start), and shut down. Returns how many were cut short."""
+    updater = application.updater
+    if updater is not None and updater.running:
+        try:
+            await updater.stop()
+        except TelegramError as error:  # polling had ended on it (a rejected token): reported already
+            log.debug("polling had stopped: %s", describe(error))
+    cut_short = 0
+    if application.running:
+        stopping = asyncio.ensure_future(application.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=timeout)
+        if not done:
+            processor = application.update_processor
+            if isinstance(processor, ChatOrderedProcessor):
+                cut_short = processor.cancel_running()
+            if cut_short:
+                log.warning("stopping: %d updates not handled within %.0f s are kept for the next start", cut_short,
+                            timeout)
+        await stopping
+        if application.post_stop:
+            await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+    queue = application.update_queue
+    if isinstance(queue, DurableQueue):
+        await queue.store.close()
+    return cut_short
+
+
 async def _reload_on_signal(holder: LibraryHolder) -> None:
     try:
         reloaded = await holder.reload()
@@ -334,63 +547,181 @@ async def _reload_on_signal(holder: LibraryHolder) -> None:
              len(reloaded.library.passages))
 
 
+def config_problem(config: ServiceConfig) -> str | None:
+    """Why these settings cannot connect to Telegram (bot/telegram/connection.py), or None."""
+    return connection_problem(config.token, config.api_base_url, config.webhook_url, config.webhook_secret,
+                              config.webhook_listen)
+
+
 def _plain(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret else None
 
 
-def webhook_problem(config: ServiceConfig) -> str | None:
-    """Why the webhook settings cannot work, or None."""
-    return settings_webhook_problem(config.webhook_url, config.webhook_secret)
+def bot_id(token: SecretStr) -> int:
+    """The bot's id: the number before the token's colon."""
+    number = token.get_secret_value().partition(":")[0]
+    return int(number) if number.isdigit() else 0
+
+
+# --- Running ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Signals:
+    """SIGHUP and SIGTERM/SIGINT as the service sees them. SIGHUP is caught from the start (a
+    `systemctl reload` during a long corpus load must not end the process) and acted on once serving."""
+
+    reload_requested: bool = False
+    loop: asyncio.AbstractEventLoop | None = None
+    on_reload: Callable[[], None] | None = None
+    stop: asyncio.Future[str] | None = None
+    previous: dict[int, Any] = field(default_factory=dict)
+
+    def catch_reload_early(self) -> None:
+        if hasattr(signal, "SIGHUP"):
+            self.previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._early_reload)
+
+    def _early_reload(self, signum: int, frame: object) -> None:
+        self.reload_requested = True
+
+    def serve(self, loop: asyncio.AbstractEventLoop, on_reload: Callable[[], None]) -> asyncio.Future[str]:
+        self.loop, self.on_reload, self.stop = loop, on_reload, loop.create_future()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop, sig.name)
+        if hasattr(signal, "SIGHUP"):
+            loop.add_signal_handler(signal.SIGHUP, on_reload)
+        return self.stop
+
+    def _stop(self, name: str) -> None:
+        if self.stop is not None and not self.stop.done():
+            self.stop.set_result(name)
+
+    def restore(self) -> None:
+        if self.loop is not None:
+            for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    self.loop.remove_signal_handler(sig)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def run(config: ServiceConfig) -> int:
-    """Run the bot until SIGTERM/SIGINT; return the process exit code: 0 after a graceful stop,
-    2 for settings to fix (no token, a rejected token, webhook without secret), 1 when the Bot API
-    cannot be used (unreachable...), which a service manager may retry."""
+    """Run the bot until SIGTERM/SIGINT, or until it cannot go on; return the exit status (module docstring)."""
     if not config.token:
         print(NO_TOKEN, file=sys.stderr)
-        return 2
+        return EXIT_FIX_SETTINGS
     secrets = protect_logs(*(_plain(s) for s in (config.token, config.webhook_secret)))
-    problem = webhook_problem(config)
+    server = secrets.redact(config.api_base_url.rstrip("/"))
+
+    def fail(status: int, message: str) -> int:
+        message = secrets.redact(message)
+        log.error("%s", message)
+        print(f"error: {message}", file=sys.stderr)
+        return status
+
+    problem = config_problem(config)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    library, problems = config.corpus.load(progress=config.startup_progress)
-    for corpus_problem in problems:
-        log.warning("corpus: %s", corpus_problem)
-    holder = LibraryHolder(library, config.corpus.load)
-    settle_for_serving()
-    server = config.api_base_url.rstrip("/")
+        return fail(EXIT_FIX_SETTINGS, problem)
+    signals = _Signals()
+    signals.catch_reload_early()
     try:
-        application = build_application(config, holder)
-        if config.webhook_url:
-            log.info("receiving updates by webhook at %s (listening on %s:%d)", config.webhook_url,
-                     config.webhook_listen, config.webhook_port)
-            application.run_webhook(
-                listen=config.webhook_listen,
-                port=config.webhook_port,
-                url_path=urlsplit(config.webhook_url).path.lstrip("/"),
-                webhook_url=config.webhook_url,
-                secret_token=_plain(config.webhook_secret),
-                allowed_updates=Update.ALL_TYPES,
-                bootstrap_retries=BOOTSTRAP_RETRIES,
-            )
-        else:
-            log.info("receiving updates by long polling from %s", server)
-            application.run_polling(
-                allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT, bootstrap_retries=BOOTSTRAP_RETRIES
-            )
-    except InvalidToken:  # a settings error like the others (exit 2): restarting will not help
-        print(TOKEN_REJECTED.format(server=server), file=sys.stderr)
-        return 2
-    except TelegramError as error:
-        print(f"error: cannot use the Bot API at {server}: {secrets.redact(describe(error))}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {secrets.redact(str(error))}", file=sys.stderr)
-        return 1
+        log.info("loading the corpus from %s", config.corpus.folder)
+        library, problems = config.corpus.load(progress=config.startup_progress)
+        for corpus_problem in problems:
+            log.warning("corpus: %s", corpus_problem)
+        holder = LibraryHolder(library, config.corpus.load)
+        settle_for_serving()
+        return asyncio.run(_serve(config, holder, signals, server, fail))
+    except KeyboardInterrupt:
+        return EXIT_STOPPED
     except Exception:  # a bug: report it through the filtered log, not Python's raw traceback
         log.critical("the bot stopped because of an unexpected error", exc_info=True)
-        return 1
+        return EXIT_RETRY
+    finally:
+        signals.restore()
+
+
+async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals, server: str,
+                 fail: Callable[[int, str], int]) -> int:
+    assert config.token is not None
+    store = None
+    if config.update_store is not None:
+        try:
+            store = await UpdateStore.open(config.update_store, bot_id(config.token))
+        except UpdateStoreError as error:
+            return fail(EXIT_FIX_SETTINGS, str(error))
+    loop = asyncio.get_running_loop()
+    watch = TokenWatch(rejected=loop.create_future())
+    try:
+        application = build_application(config, holder, store, watch)
+    except BaseException:
+        if store is not None:
+            await store.close()
+        raise
+
+    def reload() -> None:
+        application.create_task(_reload_on_signal(holder)) if application.running else None
+
+    stop_requested = signals.serve(loop, reload)
+    starting = asyncio.ensure_future(start(application, config))
+    try:
+        await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # SIGTERM during start-up
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await stop(application, config.stop_timeout)
+            return EXIT_STOPPED
+        starting.result()
+    except InvalidToken as error:
+        await _shut_quietly(application)
+        return fail(EXIT_FIX_SETTINGS, _rejected_message(error, server, when=""))
+    except TelegramError as error:
+        await _shut_quietly(application)
+        return fail(EXIT_RETRY, f"cannot use the Bot API at {server}: {api_fault(error)}")
+    except OSError as error:  # the webhook server cannot listen
+        await _shut_quietly(application)
+        where = f"{config.webhook_listen}:{config.webhook_port}"
+        if error.errno == errno.EADDRINUSE:
+            return fail(EXIT_RETRY, f"cannot listen on {where}: the port is in use (another instance?)")
+        return fail(EXIT_FIX_SETTINGS, f"cannot listen on {where}: {error.strerror or error}; "
+                                       "check BOT_WEBHOOK_LISTEN and BOT_WEBHOOK_PORT")
+    watch.serving = True
+    if signals.reload_requested:
+        log.info("SIGHUP arrived during start-up: reading the corpus again")
+        reload()
+    assert watch.rejected is not None
+    await asyncio.wait({stop_requested, watch.rejected}, return_when=asyncio.FIRST_COMPLETED)
+    if watch.rejected.done():
+        rejection = watch.rejected.result()
+        await stop(application, 0)
+        when = f" to {rejection.method} while running"
+        if rejection.status == 401:
+            return fail(EXIT_FIX_SETTINGS, TOKEN_REJECTED.format(server=server, when=when))
+        return fail(EXIT_FIX_SETTINGS, NOT_FOUND.format(server=server, when=when))
+    log.info("%s received: stopping", stop_requested.result())
+    await stop(application, config.stop_timeout)
     log.info("stopped")
-    return 0
+    return EXIT_STOPPED
+
+
+def api_fault(error: TelegramError) -> str:
+    """What went wrong, in one line: an answer that is not the Bot API's JSON is named, not quoted."""
+    text, _, _ = str(error).partition(". Parsing the server response")
+    if text != str(error):
+        return f"{text}: not a Bot API answer (is BOT_API_BASE_URL right?)"
+    return describe(error)
+
+
+def _rejected_message(error: InvalidToken, server: str, when: str) -> str:
+    cause = error.__cause__ if isinstance(error.__cause__, InvalidToken) else error
+    if "not found" in str(cause).lower():
+        return NOT_FOUND.format(server=server, when=when)
+    return TOKEN_REJECTED.format(server=server, when=when)
+
+
+async def _shut_quietly(application: Application) -> None:
+    """Release what a failed start holds (HTTP connections, threads, the store)."""
+    try:
+        await stop(application, 0)
+    except Exception as error:  # already failing: one line, not a second traceback
+        log.debug("while shutting down after a failed start: %s", describe(error))
