@@ -115,6 +115,20 @@ async def test_a_question_gets_one_reply_with_quotes_citations_and_marked_terms(
     assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
 
 
+async def test_a_question_that_came_in_while_the_bot_was_down_long_ago_gets_a_note_not_an_answer(tg, library):
+    """A question asked three hours before the bot handles it (Telegram or the update store kept it
+    while the bot was down) is not answered out of the blue: the asker is told what happened. One
+    asked a few minutes ago is answered as usual."""
+    async with serving(tg, library) as bot:
+        old = tg.private_message(7, QUESTION, date=int(time.time()) - 3 * 3600)
+        recent = tg.private_message(8, QUESTION, date=int(time.time()) - 5 * 60)
+        [note] = await bot.replies_to(old)
+        [answer] = await bot.replies_to(recent)
+        await bot.drain()
+    assert note.result["text"] == th.CAME_WHILE_DOWN.format(age="3 hours")
+    assert "[1] " in answer.result["text"]
+
+
 async def test_not_in_the_corpus_is_short_and_friendly(tg, library):
     async with serving(tg, library) as bot:
         question = tg.private_message(7, "Who painted the Mona Lisa?")

@@ -10,6 +10,7 @@ Which update reaches which handler, and what a message or button press means, is
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from telegram import Message, Update
@@ -40,6 +41,9 @@ from bot.telegram.sending import (
 log = logging.getLogger(__name__)
 
 INLINE_RESULTS = 5  # inline mode offers at least this many excerpts (at most 10, or top_k if more)
+LATE_AFTER = 3600.0  # seconds: a question older than this when its turn comes (it arrived while the bot
+# was down, and waited at Telegram or in the update store) gets a note that it came in while the bot was
+# down, not an answer out of the blue
 INLINE_MAX_RESULTS = 10
 
 
@@ -133,6 +137,10 @@ class CorpusBot:
             await reply(update, context.bot, th.escape(th.UNKNOWN_COMMAND))
         elif isinstance(decision, EmptyAsk):
             await reply(update, context.bot, th.empty_ask(await self._example_list()))
+        elif (age := time.time() - message.date.timestamp()) > LATE_AFTER:
+            log.info("update %s: a question asked %.0f s ago, while the bot was down: not answered", update.update_id,
+                     age)
+            await reply(update, context.bot, th.came_while_down(age))
         else:
             await self._answer(context, message.chat.id, message.from_user.id if message.from_user else None,
                                decision.text, message.message_id, offset=0)

@@ -65,6 +65,10 @@ BUTTON_EXPIRED = "This button no longer works. Please ask again."
 PASSAGE_GONE = "That passage is no longer in the corpus (it changed since). Please ask again."
 NO_MORE = "That's all I have on this question."
 EMPTY_ASK = "Put your question after the command, like this: /ask {example}"
+CAME_WHILE_DOWN = (
+    "Your question came in while I was down, {age} ago, so I did not answer it then. "
+    "Send it again if you still want the answer."
+)
 INLINE_NOTHING = "Nothing in my articles on that"
 INLINE_HELP = "Type a question after my name"
 DEFAULT_EXAMPLE = "Who met in Moscow?"  # when the corpus answers none of the configured examples
@@ -267,6 +271,16 @@ def empty_ask(examples: Sequence[str]) -> str:
 
 def rate_limited(seconds: float) -> str:
     return escape(RATE_LIMITED.format(seconds=max(1, round(seconds))))
+
+
+def came_while_down(seconds: float) -> str:
+    """The note for a question answered too long after it was asked (the bot was down meanwhile)."""
+    minutes = max(1, round(seconds / 60))
+    hours, days = round(minutes / 60), round(minutes / 1440)
+    age = (f"{days} day{'s' if days > 1 else ''}" if minutes >= 2 * 1440
+           else f"{hours} hour{'s' if hours > 1 else ''}" if minutes >= 90
+           else f"{minutes} minute{'s' if minutes > 1 else ''}")
+    return escape(CAME_WHILE_DOWN.format(age=age))
 
 
 # --- Full passage ------------------------------------------------------------------------------
