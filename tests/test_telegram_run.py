@@ -329,3 +329,10 @@ def test_a_webhook_address_the_bot_cannot_listen_on_exits_2(tmp_path):
     assert status == 2, output[-3000:]
     assert "cannot listen on 192.0.2.1:" in output and "BOT_WEBHOOK_LISTEN" in output
     assert "Traceback" not in output
+
+
+def test_an_update_store_that_cannot_be_opened_exits_2(tmp_path):
+    (tmp_path / "store-is-a-folder").mkdir()
+    status, output = start_up_fault_output(tmp_path, {"BOT_UPDATE_STORE": str(tmp_path / "store-is-a-folder")})
+    assert status == 2, output[-3000:]
+    assert "error: cannot use the update store" in output and "Traceback" not in output
