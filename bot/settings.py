@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     allowed_user_ids: IdList = Field((), description="If set, only these users get answers (comma-separated ids).")
     admin_ids: IdList = Field((), description="Users who may run admin commands such as /reload (comma-separated).")
     user_questions_per_minute: int = Field(
-        20, ge=1, le=1000, description="Questions one user may ask per minute before being asked to slow down."
+        20, ge=1, le=1000, description="Questions one user may ask per minute before being asked to slow down; "
+        "commands and button presses have a limit of the same size of their own."
     )
     example_questions: tuple[str, ...] = Field(
         (

@@ -1591,12 +1591,14 @@ class FakeTelegram:
         return self._media_message(user_id, chat_id, None, {"voice": f}, push)
 
     def callback_query(self, user_id: int, data: str | None, message: dict | Call, *,
-                       push: bool = True) -> dict:
+                       push: bool = True, too_old: bool = False) -> dict:
         """``user_id`` pressed a button with ``data`` under ``message``.
 
         ``message`` is a message the bot sent (the ``result`` of a sendMessage
         call, a :class:`Call`, or a message dict); the current recorded state
         of that message (after edits, with its reply_to_message) is used.
+        ``too_old``: the press was made long ago (say, while the bot was down), so
+        ``answerCallbackQuery`` gets Telegram's "query is too old" error.
         """
         with self._lock:
             msg = _message_of(message)
@@ -1610,6 +1612,8 @@ class FakeTelegram:
             }
             if data is not None:
                 cq["data"] = data
+            if too_old:
+                self._answered_callbacks.add(cq["id"])  # answerable no more, as after ~15 s
             return self._build("callback_query", cq, push)
 
     def inline_query(self, user_id: int, query: str, *, offset: str = "", chat_type: str = "sender",

@@ -169,6 +169,36 @@ async def test_more_quotes_and_full_passage_buttons(tg, harvest_corpus):
     assert sum(words in all_quotes for words in HARVEST_WORDS) == 6  # six different excerpts, no repeats
 
 
+async def test_a_late_button_press_still_sends_the_passage_and_the_quotes(tg, harvest_corpus):
+    """Presses made while the bot was down arrive when it is back; Telegram then refuses to take an
+    answer to them ("query is too old"), but the user still gets what they asked for."""
+    async with serving(tg, load(harvest_corpus)) as bot:
+        question = tg.private_message(7, "pomegranate harvest")
+        [answer] = await bot.replies_to(question)
+        passage = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        tg.callback_query(7, passage, answer, too_old=True)
+        tg.callback_query(7, "more:3", answer, too_old=True)
+        [full] = await bot.replies_to(answer.result)
+        [_, more] = await bot.replies_to(question, 2)
+        await bot.drain()
+    assert full.result["text"].startswith("Full passage:")
+    assert re.findall(r"^\[(\d)\]", more.result["text"], re.M) == ["4", "5", "6"]
+    assert not tg.sent("sendMessage", text=th.APOLOGY)
+    assert len(tg.failed("answerCallbackQuery")) == 2  # Telegram refused both answers
+
+
+async def test_a_double_tap_on_more_quotes_sends_them_once(tg, harvest_corpus):
+    async with serving(tg, load(harvest_corpus)) as bot:
+        question = tg.private_message(7, "pomegranate harvest")
+        [answer] = await bot.replies_to(question)
+        tg.callback_query(7, "more:3", answer)
+        tg.callback_query(7, "more:3", answer)  # Telegram sent both before the button was removed
+        await tg.wait_for_async("answerCallbackQuery", 2)
+        await bot.drain()
+    assert len(reply_ids(tg, 7)) == 2  # the answer and one set of further quotes
+    assert [c.params.get("text") for c in tg.sent("answerCallbackQuery")] == [None, None]
+
+
 async def test_buttons_keep_working_after_a_restart(tg, harvest_corpus):
     library = load(harvest_corpus)
     async with serving(tg, library) as bot:
@@ -194,16 +224,16 @@ async def test_stale_and_broken_buttons_are_answered_with_a_hint(tg, harvest_cor
         # the question was deleted: Telegram no longer includes reply_to_message
         orphan = copy.deepcopy(answer.result)
         orphan.pop("reply_to_message")
-        for n, data in enumerate(["more:3", "p:000000000000", "garbage", "more:-1", "more:99999", None]):
+        for n, data in enumerate(["more:3", "p:000000000000", "garbage", "more:-1", "more:99999", None, "more:²"]):
             update = {"id": f"9{n}", "from": {"id": 7, "is_bot": False, "first_name": "U"},
                       "message": orphan, "chat_instance": "1"}
             if data is not None:
                 update["data"] = data
             tg.push_update({"callback_query": update})
-        await tg.wait_for_async("answerCallbackQuery", 6)
+        await tg.wait_for_async("answerCallbackQuery", 7)
         await bot.drain()
     notes = [c.params.get("text") for c in tg.sent("answerCallbackQuery")]
-    assert notes == [th.ASK_AGAIN, th.PASSAGE_GONE] + [th.BUTTON_EXPIRED] * 4
+    assert notes == [th.ASK_AGAIN, th.PASSAGE_GONE] + [th.BUTTON_EXPIRED] * 5
     assert len(tg.sent("sendMessage")) == 1  # only the first answer
 
 
@@ -412,6 +442,42 @@ async def test_per_user_question_limit_replies_politely_once(tg, library):
     assert replies[3].result["text"].startswith("You're asking faster than I can keep up")
     assert replies[3].params["reply_parameters"]["message_id"] == asked[3]["message"]["message_id"]
     assert len(tg.sent("sendMessage", chat_id=8)) == 1 and other
+
+
+async def test_commands_and_button_presses_have_a_per_user_limit_too(tg, library):
+    async with serving(tg, library, user_questions_per_minute=3) as bot:
+        question = tg.private_message(7, QUESTION)
+        [answer] = await bot.replies_to(question)
+        passage = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        for _ in range(5):
+            tg.callback_query(7, passage, answer)
+        starts = [tg.private_message(8, "/start") for _ in range(5)]
+        await tg.wait_for_async("answerCallbackQuery", 5)
+        await bot.drain()
+    passages = [t for t in texts(tg.sent("sendMessage", chat_id=7)) if t.startswith("Full passage:")]
+    assert len(passages) == 3
+    notes = [c.params.get("text") for c in tg.sent("answerCallbackQuery")]
+    assert notes[:3] == [None] * 3 and all(n and n.startswith("You're asking faster") for n in notes[3:])
+    to_start = texts(tg.sent("sendMessage", chat_id=8))
+    assert len(to_start) == 4  # three overviews, then one "please wait", then silence
+    assert to_start[3].startswith("You're asking faster than I can keep up") and len(starts) == 5
+
+
+async def test_no_apology_after_the_answer_was_delivered(tg, harvest_corpus, monkeypatch, caplog):
+    """A step that fails after the user already has the reply (here: taking the "More quotes" button
+    off the answer) is logged, but apologising under a reply that arrived would only confuse."""
+    async def broken(message):
+        raise RuntimeError("simulated bug after the reply")
+
+    async with serving(tg, load(harvest_corpus)) as bot:
+        question = tg.private_message(7, "pomegranate harvest")
+        [answer] = await bot.replies_to(question)
+        monkeypatch.setattr(handlers, "drop_more_button", broken)
+        tg.callback_query(7, "more:3", answer)
+        await bot.replies_to(question, 2)
+        await bot.drain()
+    assert not tg.sent("sendMessage", text=th.APOLOGY)
+    assert any("simulated bug after the reply" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
 
 
 async def test_admin_reload_swaps_the_corpus_and_keeps_it_when_loading_fails(tg, library, tmp_path):

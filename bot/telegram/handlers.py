@@ -9,6 +9,7 @@ Which update reaches which handler, and what a message or button press means, is
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from bot.telegram.sending import (
 log = logging.getLogger(__name__)
 
 INLINE_RESULTS = 5  # inline mode offers at least this many excerpts (at most 10, or top_k if more)
+MORE_SHOWN_REMEMBERED = 10_000  # "More quotes" presses remembered, so that a double tap sends them once
 LATE_AFTER = 3600.0  # seconds: a question older than this when its turn comes (it arrived while the bot
 # was down, and waited at Telegram or in the update store) gets a note that it came in while the bot was
 # down, not an answer out of the blue
@@ -67,11 +69,13 @@ class CorpusBot:
         self.min_match = min_match
         self.access = access
         self.questions = RateLimit(questions_per_minute)
+        self.requests = RateLimit(questions_per_minute)  # commands and button presses, apart from questions
         self.inline_queries = RateLimit(questions_per_minute * 3)  # typing inline sends a query per pause
         self.refusals = RateLimit(1, 600.0)  # tell an unlisted person "private bot" at most every 10 min
         self.example_questions = tuple(example_questions)
         self._examples: tuple[int, tuple[str, ...]] | None = None
         self._overview: tuple[int, th.Overview] | None = None
+        self._more_shown: collections.OrderedDict[tuple[int, int, int], None] = collections.OrderedDict()
         self.on_error = ErrorReporter()
 
     def register(self, application: Application) -> None:
@@ -80,18 +84,18 @@ class CorpusBot:
     # --- Commands ------------------------------------------------------------------------------
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self._admitted(update, context):
+        if not await self._admitted(update, context) or not await self._within_limit(update, context):
             return
         view = await self._corpus_overview()
         await reply(update, context.bot, th.start_text(view, await self._example_list(), context.bot.username))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self._admitted(update, context):
+        if not await self._admitted(update, context) or not await self._within_limit(update, context):
             return
         await reply(update, context.bot, th.help_text(context.bot.username, await self._example_list()))
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self._admitted(update, context):
+        if not await self._admitted(update, context) or not await self._within_limit(update, context):
             return
         for text in th.sources_messages(await self._corpus_overview()):
             await reply(update, context.bot, text)
@@ -132,6 +136,8 @@ class CorpusBot:
             replying_to_bot=bool(original and original.from_user and original.from_user.id == context.bot.id),
         )
         if decision is None or not await self._admitted(update, context):
+            return
+        if isinstance(decision, (UnknownCommand, EmptyAsk)) and not await self._within_limit(update, context):
             return
         if isinstance(decision, UnknownCommand):
             await reply(update, context.bot, th.escape(th.UNKNOWN_COMMAND))
@@ -202,6 +208,10 @@ class CorpusBot:
                 await press.answer(th.NOT_ALLOWED, alert=True)
                 return
             button = routing.parse_button(query.data)
+            verdict = self.requests.check(query.from_user.id) if isinstance(button, ShowPassage) else None
+            if verdict is not None and not verdict.allowed:  # "More quotes" counts as a question instead
+                await press.answer(th.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_in))), alert=True)
+                return
             if message is None:
                 await press.answer(th.ASK_AGAIN, alert=True)
             elif isinstance(button, ShowPassage):
@@ -232,12 +242,19 @@ class CorpusBot:
         if not original or not question:
             await press.answer(th.ASK_AGAIN, alert=True)
             return
+        shown = (message.chat.id, message.message_id, button.offset)
+        if shown in self._more_shown:  # a double tap: the quotes are there already
+            await press.answer()
+            return
         verdict = self.questions.check(press.query.from_user.id)
         if not verdict.allowed:
             await press.answer(th.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_in))), alert=True)
             return
         await press.answer()
         await self._answer(context, message.chat.id, None, question, original.message_id, offset=button.offset)
+        self._more_shown[shown] = None  # presses of one chat are handled in order: the second tap sees this
+        while len(self._more_shown) > MORE_SHOWN_REMEMBERED:
+            self._more_shown.popitem(last=False)
         await drop_more_button(message)
 
     # --- Inline mode ---------------------------------------------------------------------------
@@ -280,6 +297,15 @@ class CorpusBot:
         if chat is not None and chat.type == ChatType.PRIVATE and message is not None:
             await send_html(context.bot, chat.id, th.escape(th.NOT_ALLOWED), reply_to=message.message_id)
         return False
+
+    async def _within_limit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Whether the sender may have another command answered this minute (as many as questions); the
+        first refusal says how long to wait, later ones are silent."""
+        user = update.effective_user
+        verdict = self.requests.check(user.id if user else 0)
+        if not verdict.allowed and verdict.first_refusal:
+            await reply(update, context.bot, th.rate_limited(verdict.retry_in))
+        return verdict.allowed
 
     async def _corpus_overview(self) -> th.Overview:
         """What /start and /sources show of the corpus, made once per library, off the event loop

@@ -129,7 +129,8 @@ def parse_button(data: str | None) -> Button | None:
     kind, _, value = (data or "").partition(":")
     if kind == ShowPassage.KIND:
         return ShowPassage(value)
-    if kind == MoreQuotes.KIND and value.isdigit() and 0 < int(value) <= MAX_MORE_OFFSET:
+    # isascii: isdigit() also passes "²" and other digits int() refuses
+    if kind == MoreQuotes.KIND and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_MORE_OFFSET:
         return MoreQuotes(int(value))
     return None
 

@@ -8,6 +8,7 @@ What each message says is `bot.telegram.messages`; which update gets which reply
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -44,6 +45,17 @@ INLINE_CACHE_SECONDS = 60
 CONFLICT_LOG_EVERY = 60.0  # seconds between two reports of a second instance polling
 PASSAGE_BUTTONS_PER_ROW = 3
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TOO_OLD = "query is too old"  # Telegram's answer to answerCallbackQuery for a press made long ago
+
+# Whether the update being handled has delivered a message already. Each update is handled in a task
+# of its own, with its own copy of the context, so this is per update; the error handler (run in the
+# same task) reads it to not apologise after a reply the user has already seen.
+_delivered: contextvars.ContextVar[bool] = contextvars.ContextVar("delivered", default=False)
+
+
+def delivered() -> bool:
+    """Whether the update being handled has delivered a message to the chat already."""
+    return _delivered.get()
 
 
 # --- Messages ------------------------------------------------------------------------------------
@@ -64,7 +76,7 @@ async def send_html(
     for _ in range(2):
         try:
             try:
-                return await bot.send_message(
+                sent = await bot.send_message(
                     chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
                     reply_parameters=reply, reply_markup=keyboard,
                 )
@@ -72,10 +84,12 @@ async def send_html(
                 if "can't parse entities" not in str(error).lower():
                     raise
                 log.warning("Telegram could not parse a message's HTML (%s); sending it as plain text", error)
-                return await bot.send_message(
+                sent = await bot.send_message(
                     chat_id, th.plain_text(text), link_preview_options=NO_PREVIEW,
                     reply_parameters=reply, reply_markup=keyboard,
                 )
+            _delivered.set(True)
+            return sent
         except ChatMigrated as error:
             log.info("chat %s became supergroup %s; replying there", chat_id, error.new_chat_id)
             chat_id, reply = error.new_chat_id, None  # message ids of the old chat mean nothing there
@@ -158,8 +172,15 @@ class ButtonPress:
         self.answered = False
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Stop the spinner. A press Telegram no longer takes an answer for (made while the bot was down:
+        "query is too old") is still acted on: the passage or the quotes are sent all the same."""
         self.answered = True
-        await self.query.answer(text, show_alert=alert)
+        try:
+            await self.query.answer(text, show_alert=alert)
+        except BadRequest as error:
+            if TOO_OLD not in str(error).lower():
+                raise
+            log.info("a button press answered too late for Telegram (%s); acting on it all the same", error)
 
     async def __aenter__(self) -> ButtonPress:
         return self
@@ -226,6 +247,8 @@ class ErrorReporter:
             log.error("update %s failed: %s", update_id, describe(error), exc_info=error)
         if not isinstance(update, Update) or isinstance(error, TimedOut):
             return  # a timed-out send may have been delivered: don't add to it
+        if delivered():
+            return  # the user has a reply already: an apology under it would only confuse
         try:
             chat = update.effective_chat
             message = update.effective_message
