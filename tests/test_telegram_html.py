@@ -228,3 +228,63 @@ def test_reload_messages():
     assert "6 articles" in done and "<really>" in done
     failed, _ = valid(th.reload_failed("corpus: the folder <gone> does not exist" * 200, 5))
     assert "Reload failed" in failed and "previous corpus" in failed
+
+
+# --- Telegram's entity limit ---------------------------------------------------------------------------
+
+MAX_ENTITIES = 100  # Telegram ignores formatting past the 100th entity of a message
+
+
+def stress_answer(excerpts: int, words_marked: int) -> Answer:
+    """An answer of `excerpts` quotes with `words_marked` question words in bold each."""
+    text = " ".join(["Syunik guards"] * words_marked) + "."
+    marks = tuple((14 * n, 14 * n + 6) for n in range(words_marked))
+    quotes = tuple(
+        excerpt_of(text, marks, doc=document(f"doc{n}", text=text), number=n + 1) for n in range(excerpts)
+    )
+    return Answer(question="Syunik?", terms=("syunik",), excerpts=quotes)
+
+
+@pytest.mark.parametrize("excerpts, words_marked", [(10, 30), (3, 200), (1, 150), (10, 3)])
+def test_every_message_keeps_to_100_entities_and_every_citation_keeps_its_link(excerpts, words_marked):
+    """Telegram ignores formatting past the 100th entity of a message: the bold marks of question
+    words give way first, so that every citation keeps its link (and every quote its block)."""
+    chunks = th.answer_messages(stress_answer(excerpts, words_marked))
+    counts = []
+    for chunk in chunks:
+        text, entities = valid(chunk.html)
+        counts.append(len(entities))
+        kinds = [e["type"] for e in entities]
+        assert len(entities) <= MAX_ENTITIES
+        assert kinds.count("text_link") == len(chunk.excerpts)
+        assert kinds.count("blockquote") + kinds.count("expandable_blockquote") == len(chunk.excerpts)
+        assert kinds.count("bold") >= 1  # marks are thinned, not dropped altogether
+    assert sum(len(c.excerpts) for c in chunks) == excerpts
+    print(f"{excerpts} excerpts x {words_marked} marked words: entities per message {counts}")
+
+
+def test_an_answer_with_few_marks_keeps_them_all():
+    [chunk] = th.answer_messages(stress_answer(3, 5))
+    assert len(bold_words(chunk.html)) == 15
+
+
+def test_sources_keep_to_100_entities_per_message():
+    docs = [document(f"doc{n}", published=f"2021-05-{1 + n % 28:02d}") for n in range(120)]
+    view = th.overview(docs, 120)
+    for message in th.sources_messages(view):
+        _, entities = valid(message)
+        assert len(entities) <= MAX_ENTITIES
+
+
+def test_a_very_long_article_url_does_not_break_an_answer_or_the_sources():
+    """An article whose url: is ~4,000 characters: its quotes and /sources still fit Telegram's
+    limits; the title is shown without a link that long."""
+    url = "https://example.org/" + "a" * 4000
+    doc = document("long", text="Syunik guards were deployed.", url=url)
+    answer = Answer(question="Syunik?", terms=("syunik",),
+                    excerpts=(excerpt_of(doc.text, ((0, 6),), doc=doc),))
+    [chunk] = th.answer_messages(answer)
+    text, entities = valid(chunk.html)
+    assert "Syunik guards were deployed." in text and "Title of long" in text
+    for message in th.sources_messages(th.overview([doc, document("short")], 2)):
+        valid(message)

@@ -28,6 +28,8 @@ from bot.corpus.articles import UNKNOWN_DATE, Document
 from bot.corpus.passages import Passage
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units
+MAX_ENTITIES = 100  # Telegram ignores formatting (bold, links, quotes) past the 100th entity of a message
+LINK_URL_CHARS = 2000  # an article address longer than this is not linked: the title is shown plain
 EXPANDABLE_FROM = 350  # quotes longer than this (characters) are shown collapsed, expandable
 BLOCK_SEPARATOR = "\n\n"
 ELLIPSIS = "…"
@@ -129,8 +131,17 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
+def entity_count(message_html: str) -> int:
+    """How many entities (bold, italic, link, quote...) Telegram makes of this HTML: one per tag
+    (the text between tags is escaped, so every `<` opens one)."""
+    return len(_ENTITY_TAG.findall(message_html))
+
+
+_ENTITY_TAG = re.compile(r"<(?:b|strong|i|em|u|ins|s|strike|del|a|code|pre|blockquote|tg-spoiler|span)[\s>]")
+
+
 def _link(url: str | None, label_html: str) -> str:
-    if url and re.match(r"https?://[^\s<>\"]+$", url):
+    if url and len(url) <= LINK_URL_CHARS and re.match(r"https?://[^\s<>\"]+$", url):
         return f'<a href="{escape_attribute(url)}">{label_html}</a>'
     return label_html
 
@@ -204,11 +215,39 @@ def _fit_quote(text: str, marks: Sequence[tuple[int, int]], budget: int) -> str:
     return render(space if space > low // 2 else low)
 
 
-def excerpt_block(excerpt: Excerpt, number: int | None, budget: int = MAX_MESSAGE) -> str:
-    """One excerpt: the quote with question terms in bold, then its citation (numbered unless None)."""
+def excerpt_block(excerpt: Excerpt, number: int | None, budget: int = MAX_MESSAGE, max_marks: int | None = None) -> str:
+    """One excerpt: the quote with question terms in bold (the first `max_marks` of them, if given),
+    then its citation (numbered unless None)."""
     cite = citation(excerpt.document, excerpt.passage.number, number)
-    quote = _fit_quote(excerpt.text, excerpt.marks, budget - utf16_length(cite) - 1)
+    marks = _clean_marks(excerpt.marks, len(excerpt.text))
+    if max_marks is not None:
+        marks = marks[: max(0, max_marks)]
+    quote = _fit_quote(excerpt.text, marks, budget - utf16_length(cite) - 1)
     return f"{quote}\n{cite}"
+
+
+def _mark_count(excerpt: Excerpt) -> int:
+    return len(_clean_marks(excerpt.marks, len(excerpt.text)))
+
+
+def fair_shares(wanted: Sequence[int], available: int) -> list[int]:
+    """Split `available` among claims `wanted`: each gets what it wants, or an equal share of what is
+    left if that is less (earlier claims get the odd units)."""
+    shares = [0] * len(wanted)
+    left = max(0, available)
+    pending = sorted(range(len(wanted)), key=lambda i: (wanted[i], i))
+    while pending:
+        each, odd = divmod(left, len(pending))
+        smallest = pending[0]
+        if wanted[smallest] <= each:
+            shares[smallest] = wanted[smallest]
+            left -= wanted[smallest]
+            pending.pop(0)
+            continue
+        for rank, i in enumerate(sorted(pending)):
+            shares[i] = each + (1 if rank < odd else 0)
+        break
+    return shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,27 +269,45 @@ def answer_messages(answer: Answer, *, first_number: int = 1, examples: Sequence
     notes = [f"<i>{escape(HEDGED_NOTE)}</i>"] if answer.hedged and first_number == 1 else []
     blocks = notes + blocks  # the note leads the first message; it holds no excerpt
     chunks: list[Chunk] = []
-    for group in pack_indices(blocks):
+    for group in pack_indices(blocks, max_entities=None):  # marks are thinned below, per message
         held = tuple(numbered[i - len(notes)] for i in group if i >= len(notes))
-        chunks.append(Chunk(BLOCK_SEPARATOR.join(blocks[i] for i in group), held))
+        parts = [blocks[i] for i in group]
+        if sum(map(entity_count, parts)) > MAX_ENTITIES:
+            parts = _thin_marks(parts[: len(parts) - len(held)], held)
+        chunks.append(Chunk(BLOCK_SEPARATOR.join(parts), held))
     return chunks
 
 
-def pack_indices(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[list[int]]:
-    """Group consecutive blocks into messages of at most `limit` UTF-16 units (each block must fit)."""
+def _thin_marks(notes: list[str], held: Sequence[tuple[int, Excerpt]]) -> list[str]:
+    """The message's blocks with the bold marks cut down so that the whole keeps to MAX_ENTITIES:
+    the quotes and the citation links (what the marks decorate) stay, the marks share what is left."""
+    plain = [excerpt_block(excerpt, number, max_marks=0) for number, excerpt in held]
+    room = MAX_ENTITIES - sum(map(entity_count, notes + plain))
+    shares = fair_shares([_mark_count(excerpt) for _, excerpt in held], room)
+    return notes + [excerpt_block(excerpt, number, max_marks=share)
+                    for (number, excerpt), share in zip(held, shares)]
+
+
+def pack_indices(
+    blocks: Sequence[str], limit: int = MAX_MESSAGE, max_entities: int | None = MAX_ENTITIES
+) -> list[list[int]]:
+    """Group consecutive blocks into messages of at most `limit` UTF-16 units and `max_entities`
+    entities (each block must fit)."""
     groups: list[list[int]] = []
-    size = 0
+    size = entities = 0
     separator = utf16_length(BLOCK_SEPARATOR)
     for index, block in enumerate(blocks):
-        length = utf16_length(block)
+        length, count = utf16_length(block), entity_count(block)
         if length > limit:
             raise ValueError(f"block {index} is {length} UTF-16 units, over the {limit} limit")
-        if groups and size + separator + length <= limit:
+        fits_entities = max_entities is None or entities + count <= max_entities
+        if groups and size + separator + length <= limit and fits_entities:
             groups[-1].append(index)
             size += separator + length
+            entities += count
         else:
             groups.append([index])
-            size = length
+            size, entities = length, count
     return groups
 
 
@@ -347,7 +404,9 @@ def inline_items(answer: Answer) -> list[InlineItem]:
     header = f"<i>{escape(question)}</i>\n" if question else ""
     items = []
     for excerpt in answer.excerpts:
-        body = excerpt_block(excerpt, None, MAX_MESSAGE - utf16_length(header))  # one result: no number
+        budget = MAX_MESSAGE - utf16_length(header)
+        room = MAX_ENTITIES - entity_count(header) - entity_count(excerpt_block(excerpt, None, budget, max_marks=0))
+        body = excerpt_block(excerpt, None, budget, max_marks=room)  # one result: no number
         title = short(excerpt.text, INLINE_TITLE_CHARS)
         items.append(InlineItem(title, citation_text(excerpt.document, excerpt.passage.number), header + body))
     return items
