@@ -129,6 +129,23 @@ async def test_a_question_that_came_in_while_the_bot_was_down_long_ago_gets_a_no
     assert "[1] " in answer.result["text"]
 
 
+async def test_an_article_with_a_4000_character_url_is_quoted_and_listed(tg, tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "long.md").write_text(article("Orchard report", "The pomegranate harvest grew this year.",
+                                            url="https://example.org/" + "x" * 4000), encoding="utf-8")
+    (folder / "short.md").write_text(article("Other report", "Apricots ripened early."), encoding="utf-8")
+    async with serving(tg, load(folder)) as bot:
+        question = tg.private_message(7, "pomegranate harvest")
+        [answer] = await bot.replies_to(question)
+        sources = tg.private_message(7, "/sources")
+        [listing] = await bot.replies_to(sources)
+        await bot.drain()
+    assert "The pomegranate harvest grew this year." in answer.result["text"]
+    assert "Orchard report" in listing.result["text"] and "Other report" in listing.result["text"]
+    assert not tg.failed("sendMessage") and not tg.sent("sendMessage", text=th.APOLOGY)
+
+
 async def test_not_in_the_corpus_is_short_and_friendly(tg, library):
     async with serving(tg, library) as bot:
         question = tg.private_message(7, "Who painted the Mona Lisa?")
