@@ -46,6 +46,7 @@ class Running:
         self.tg = tg
         self.application = application
         self.holder = holder
+        self.receiver: service.Receiver | None = None
         self.stopped = False
 
     async def replies_to(self, update: dict, count: int = 1, *, timeout: float = 15.0) -> list[Call]:
@@ -67,7 +68,7 @@ class Running:
         if self.stopped:
             return 0
         self.stopped = True
-        return await service.stop(self.application, timeout)
+        return await service.stop(self.application, timeout, self.receiver)
 
 
 def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
@@ -99,7 +100,7 @@ async def serving(
     application = build_application(config, holder, updates)
     running = Running(tg, application, holder)
     try:
-        await service.start(application, config, poll_timeout=1)
+        running.receiver = await service.start(application, config, poll_timeout=1)
         yield running
     finally:
         await running.stop()

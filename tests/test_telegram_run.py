@@ -179,6 +179,7 @@ def test_webhook_service_checks_the_secret_answers_and_stops_gracefully(tmp_path
             genuine = tg.private_message(9, QUESTION, push=False) | {"update_id": 2}
             assert post(url, forged, None) == 403
             assert post(url, forged, "not-the-secret") == 403
+            assert refused_before_the_body_is_read(port, "/tg-hook") == 403
             assert post(url, genuine, secret) == 200
             [answer] = tg.wait_for("sendMessage", chat_id=9)
             assert bot.stop(signal.SIGINT) == 0
@@ -186,6 +187,21 @@ def test_webhook_service_checks_the_secret_answers_and_stops_gracefully(tmp_path
         assert not tg.sent("sendMessage", chat_id=8) and not tg.sent("getUpdates")
     assert "[1] " in answer.result["text"]
     assert_no_secret(output, tg.token, secret)
+    refusals = [line for line in output.splitlines() if "webhook: refused a request from 127.0.0.1" in line]
+    assert len(refusals) == 3 and "no secret header" in refusals[0] and "a wrong secret" in refusals[1]
+
+
+def refused_before_the_body_is_read(port: int, path: str) -> int:
+    """Announce a 10 MB body without the secret, send 1 kB of it, and read the answer: a server that
+    reads the whole body before checking the secret never answers (the socket times out)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {10_000_000}\r\n\r\n".encode() + b"x" * 1000)
+        try:
+            head = connection.recv(100).decode("latin-1")
+        except TimeoutError:
+            return 0
+    return int(head.split()[1]) if head.startswith("HTTP/1.1 ") else 0
 
 
 # --- No question is lost --------------------------------------------------------------------------------

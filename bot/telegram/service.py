@@ -44,6 +44,7 @@ from bot.telegram.library_holder import LibraryHolder
 from bot.telegram.routing import COMMANDS
 from bot.telegram.sending import describe
 from bot.telegram.update_store import UpdateStore, UpdateStoreError
+from bot.telegram.webhook_server import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -443,47 +444,69 @@ async def _follow_feeds(feeds: FeedFollowing, interval: float, holder: LibraryHo
 # --- Starting and stopping ---------------------------------------------------------------------------
 
 
+class Receiver(Protocol):
+    """How updates come in (long polling or the webhook server); `stop` ends it."""
+
+    async def stop(self) -> None: ...
+
+
+class _Polling:
+    def __init__(self, application: Application) -> None:
+        self._updater = application.updater
+
+    async def stop(self) -> None:
+        if self._updater is not None and self._updater.running:
+            try:
+                await self._updater.stop()  # acknowledges what was fetched: it is in the update store
+            except TelegramError as error:  # polling had ended on it (a rejected token): reported already
+                log.debug("polling had stopped: %s", describe(error))
+
+
+async def _retrying(call: Callable[[], Awaitable[Any]], what: str) -> None:
+    """`call()`, tried BOOTSTRAP_RETRIES times while the Bot API cannot be reached."""
+    for attempt in range(1, BOOTSTRAP_RETRIES + 1):
+        try:
+            await call()
+            return
+        except (NetworkError, TimedOut) as error:
+            if attempt == BOOTSTRAP_RETRIES:
+                raise
+            log.warning("cannot %s (%s); trying again in %.0f s", what, describe(error), BOOTSTRAP_INTERVAL)
+            await asyncio.sleep(BOOTSTRAP_INTERVAL)
+
+
 async def start(application: Application, config: ServiceConfig, *, poll_interval: float = 0.0,
-                poll_timeout: float = POLL_TIMEOUT) -> None:
+                poll_timeout: float = POLL_TIMEOUT) -> Receiver:
     """Connect (getMe, retried BOOTSTRAP_RETRIES times on network faults), set the command menu,
     handle the updates an earlier run left pending, then receive updates.
 
     Raises InvalidToken (401/404), TelegramError or OSError (cannot listen) when the bot cannot start."""
-    for attempt in range(1, BOOTSTRAP_RETRIES + 1):
-        try:
-            await application.initialize()
-            break
-        except (NetworkError, TimedOut) as error:
-            if isinstance(error, InvalidToken) or attempt == BOOTSTRAP_RETRIES:
-                raise
-            log.warning("cannot reach the Bot API (%s); trying again in %.0f s", describe(error), BOOTSTRAP_INTERVAL)
-            await asyncio.sleep(BOOTSTRAP_INTERVAL)
+    await _retrying(application.initialize, "reach the Bot API")
     if application.post_init:
         await application.post_init(application)
     await application.start()
     await _handle_pending(application)
-    updater = application.updater
-    assert updater is not None
     if config.webhook_url:
+        secret = _plain(config.webhook_secret) or ""
         log.info("receiving updates by webhook at %s (listening on %s:%d)", config.webhook_url,
                  config.webhook_listen, config.webhook_port)
-        await updater.start_webhook(
-            listen=config.webhook_listen,
-            port=config.webhook_port,
-            url_path=urlsplit(config.webhook_url).path.lstrip("/"),
-            webhook_url=config.webhook_url,
-            secret_token=_plain(config.webhook_secret),
-            allowed_updates=Update.ALL_TYPES,
-            bootstrap_retries=BOOTSTRAP_RETRIES,
-        )
-    else:
-        log.info("receiving updates by long polling from %s", config.api_base_url.rstrip("/"))
-        await updater.start_polling(
-            poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES,
-            bootstrap_retries=BOOTSTRAP_RETRIES,
-            # as Application.run_polling does: polling errors go to the bot's error handler
-            error_callback=lambda error: application.create_task(application.process_error(None, error)),
-        )
+        await _retrying(lambda: application.bot.set_webhook(
+            url=config.webhook_url, allowed_updates=Update.ALL_TYPES, secret_token=secret,
+        ), "register the webhook")
+        server = WebhookServer(config.webhook_listen, config.webhook_port, urlsplit(config.webhook_url).path,
+                               secret, application.update_queue, application.bot)
+        server.start()
+        return server
+    log.info("receiving updates by long polling from %s", config.api_base_url.rstrip("/"))
+    updater = application.updater
+    assert updater is not None
+    await updater.start_polling(
+        poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES,
+        bootstrap_retries=BOOTSTRAP_RETRIES,
+        # as Application.run_polling does: polling errors go to the bot's error handler
+        error_callback=lambda error: application.create_task(application.process_error(None, error)),
+    )
+    return _Polling(application)
 
 
 async def _handle_pending(application: Application) -> None:
@@ -503,15 +526,10 @@ async def _handle_pending(application: Application) -> None:
         await queue.put(update)
 
 
-async def stop(application: Application, timeout: float) -> int:
+async def stop(application: Application, timeout: float, receiver: Receiver | None = None) -> int:
     """Stop receiving, give the updates being handled `timeout` seconds to finish, cancel the rest
     (they stay pending in the store, for the next start), and shut down. Returns how many were cut short."""
-    updater = application.updater
-    if updater is not None and updater.running:
-        try:
-            await updater.stop()
-        except TelegramError as error:  # polling had ended on it (a rejected token): reported already
-            log.debug("polling had stopped: %s", describe(error))
+    await (receiver or _Polling(application)).stop()
     cut_short = 0
     if application.running:
         stopping = asyncio.ensure_future(application.stop())
@@ -671,7 +689,7 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
             await asyncio.gather(starting, return_exceptions=True)
             await stop(application, config.stop_timeout)
             return EXIT_STOPPED
-        starting.result()
+        receiver = starting.result()
     except InvalidToken as error:
         await _shut_quietly(application)
         return fail(EXIT_FIX_SETTINGS, _rejected_message(error, server, when=""))
@@ -693,13 +711,13 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
     await asyncio.wait({stop_requested, watch.rejected}, return_when=asyncio.FIRST_COMPLETED)
     if watch.rejected.done():
         rejection = watch.rejected.result()
-        await stop(application, 0)
+        await stop(application, 0, receiver)
         when = f" to {rejection.method} while running"
         if rejection.status == 401:
             return fail(EXIT_FIX_SETTINGS, TOKEN_REJECTED.format(server=server, when=when))
         return fail(EXIT_FIX_SETTINGS, NOT_FOUND.format(server=server, when=when))
     log.info("%s received: stopping", stop_requested.result())
-    await stop(application, config.stop_timeout)
+    await stop(application, config.stop_timeout, receiver)
     log.info("stopped")
     return EXIT_STOPPED
 
