@@ -20,7 +20,7 @@ from bot.ingest import extra
 from bot.ingest.sources import FILE_SUFFIXES
 from bot.progress import ProgressBar
 from bot.retrieval.library import Library, LibrarySource, load_library
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, environment_warnings, load_settings
 
 if TYPE_CHECKING:
     from bot.telegram.service import ServiceConfig
@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
+        for warning in environment_warnings():
+            print(f"warning: {warning}", file=sys.stderr)
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
         )
@@ -62,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when standard "
                         "error is not a terminal either)")
+    # --config is also taken after the command (`python -m bot ask --config FILE ...`); SUPPRESS keeps
+    # a subcommand that was not given it from resetting the one given before the command.
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file (default: config/bot.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_with_parents(common))
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question, in quotes")

@@ -8,8 +8,15 @@ every setting; `config/bot.toml` documents each one in a comment.
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+
+from dotenv import dotenv_values
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsError as PydanticSettingsError
@@ -139,14 +146,27 @@ class Settings(BaseSettings):
     @field_validator("allowed_chat_ids", "allowed_user_ids", "admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
+        """Ids written `1,2,3` (or a TOML list, or one number). Strict, since a list read wrong can open
+        the bot to everyone: only ASCII digits with an optional minus (no `1_000`, no `true`), and a
+        value of separators only (`,`) is an error, not an empty list."""
         if isinstance(value, str):
-            parts = [part for part in value.replace(";", ",").replace(" ", ",").split(",") if part]
-            try:
-                return tuple(int(part) for part in parts)
-            except ValueError:
-                raise ValueError("expected whole numbers separated by commas, like 12345,-100987")
-        if isinstance(value, int):
-            return (value,)
+            if not value.strip():
+                return ()
+            parts = [part for part in re.split(r"[,;\s]+", value) if part]
+            if not parts:
+                raise ValueError("holds no id, only separators; leave it empty to allow everyone, or list ids "
+                                 "like 12345,-100987")
+            return tuple(_id(part) for part in parts)
+        if isinstance(value, (list, tuple)):
+            return tuple(_id(part) for part in value)
+        return (_id(value),)
+
+    @field_validator("corpus_dir", mode="before")
+    @classmethod
+    def _corpus_dir_is_named(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty (it would read the working folder); name the folder holding the articles, "
+                             "or leave it unset for corpus")
         return value
 
     @field_validator("feeds", mode="before")
@@ -186,12 +206,70 @@ class Settings(BaseSettings):
 
 
 _SECRET_FIELDS = frozenset({"token", "webhook_secret"})
+_ID = re.compile(r"-?[0-9]+")
+
+
+def _id(value: object) -> int:
+    """One chat or user id: an int (not a bool or float), or a string of ASCII digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _ID.fullmatch(value.strip()):
+        return int(value)
+    raise ValueError(f"{value!r} is not an id: expected whole numbers separated by commas, like 12345,-100987")
+
+
+def unknown_keys_problem(config_file: Path) -> str | None:
+    """Why the settings file has keys that are no setting (a misspelt key, or a [table]: settings are
+    top-level), or None. A misspelt allowed_user_ids would otherwise leave the bot open to everyone."""
+    try:
+        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # reported by the settings source, with its reason
+    known = list(Settings.model_fields)
+    problems = []
+    for key, value in data.items():
+        if key in known:
+            continue
+        if isinstance(value, dict):
+            inner = ", ".join(sorted(value))
+            problems.append(f"[{key}] is a table, but settings are not grouped: write its keys ({inner}) at the top "
+                            f"of the file, before any [table]")
+            continue
+        nearest = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {nearest[0]}?" if nearest else ""
+        problems.append(f"{key} is not a setting{hint}")
+    if not problems:
+        return None
+    return f"unknown settings in {config_file}: " + "; ".join(problems) + " (README: Settings lists them all)"
+
+
+def environment_warnings(environ: Mapping[str, str] | None = None, dotenv: Path = Path(".env")) -> list[str]:
+    """`BOT_` variables (in the environment or .env) that are no setting: ignored, but worth a warning."""
+    environ = os.environ if environ is None else environ
+    names = {name for name in environ if name.upper().startswith(ENV_PREFIX)}
+    try:
+        names |= {name for name, _ in dotenv_values(dotenv).items() if name.upper().startswith(ENV_PREFIX)}
+    except (OSError, UnicodeDecodeError):
+        pass
+    known = [ENV_PREFIX + field.upper() for field in Settings.model_fields]
+    warnings = []
+    for name in sorted(names):
+        if name.upper() in known:
+            continue
+        nearest = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {nearest[0]}?)" if nearest else ""
+        warnings.append(f"{name} is not a setting{hint}; it is ignored")
+    return warnings
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
     """Read settings from all sources; raise SettingsError with a readable message."""
     if config_file is not None and not config_file.is_file():
         raise SettingsError(f"settings file {config_file} does not exist; check the --config path")
+    file = config_file or DEFAULT_CONFIG_FILE
+    problem = unknown_keys_problem(file) if file.is_file() else None
+    if problem:
+        raise SettingsError(problem)
     try:
         if config_file is not None:
             cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_file}})

@@ -3,6 +3,7 @@ errors naming the setting; the token is a secret and never printed."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -244,3 +245,60 @@ def test_settings_are_read_only(workdir):
     settings = load_settings()
     with pytest.raises(ValidationError):
         settings.top_k = 5  # type: ignore[misc]
+
+
+# --- unknown keys, strict id lists, an empty corpus folder -------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("alowed_user_ids = [5]\n", "alowed_user_ids is not a setting; did you mean allowed_user_ids?"),
+    ("topk = 5\n", "topk is not a setting; did you mean top_k?"),
+    ("[telegram]\nallowed_user_ids = [5]\n", "[telegram] is a table, but settings are not grouped"),
+], ids=["misspelt", "topk", "table"])
+def test_an_unknown_key_in_the_settings_file_is_an_error_naming_it_and_the_nearest_setting(workdir, text, says):
+    """A misspelt allowed_user_ids, or the right key under a [telegram] table, used to leave the bot
+    open to everyone without a word."""
+    write(workdir / "config" / "bot.toml", text)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert says in str(raised.value) and "config/bot.toml" in str(raised.value)
+    assert cli.main(["check"]) == 2
+
+
+def test_an_unknown_bot_variable_is_a_warning(workdir, monkeypatch, capsys):
+    monkeypatch.setenv("BOT_TOPK", "5")
+    write(workdir / ".env", "BOT_ALOWED_USER_IDS=5\nOTHER_TOOL=1\n")
+    monkeypatch.setenv("BOT_CORPUS_DIR", str(CORPUS))
+    assert cli.main(["check"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: BOT_TOPK is not a setting (did you mean BOT_TOP_K?)" in err
+    assert "warning: BOT_ALOWED_USER_IDS is not a setting (did you mean BOT_ALLOWED_USER_IDS?)" in err
+    assert "OTHER_TOOL" not in err
+
+
+@pytest.mark.parametrize("raw", [",", " , ; ", "1_000", "١٢٣", "12,bob", "1.5"])
+def test_an_id_list_that_is_not_plainly_ids_is_an_error(workdir, monkeypatch, raw):
+    """`,` used to mean an empty list (everyone allowed); 1_000 and other digits were read as numbers."""
+    monkeypatch.setenv("BOT_ALLOWED_USER_IDS", raw)
+    with pytest.raises(SettingsError, match="BOT_ALLOWED_USER_IDS"):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", ["true", "[true]", "[1.5]", '"x"'])
+def test_an_id_list_in_the_settings_file_takes_whole_numbers_only(workdir, value):
+    config = write(workdir / "ids.toml", f"allowed_user_ids = {value}\n")
+    with pytest.raises(SettingsError, match="BOT_ALLOWED_USER_IDS"):
+        load_settings(config)
+
+
+def test_an_empty_corpus_folder_setting_is_an_error_not_the_working_folder(workdir, monkeypatch):
+    monkeypatch.setenv("BOT_CORPUS_DIR", "")
+    with pytest.raises(SettingsError, match="BOT_CORPUS_DIR"):
+        load_settings()
+
+
+def test_config_can_come_after_the_command(workdir, capsys):
+    config = write(workdir / "other.toml", f'corpus_dir = "{CORPUS.as_posix()}"\ntop_k = 1\n')
+    assert cli.main(["ask", "--config", str(config), "--json", "Why did Russia deploy border guards in Syunik?"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["excerpts"]) == 1
+    assert cli.main(["--config", str(config), "check"]) == 0
