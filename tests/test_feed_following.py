@@ -13,8 +13,8 @@ import pytest
 from bot import cli
 from bot.retrieval.library import LibrarySource
 from bot.telegram import service
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import serving, texts
+from fake_telegram import FakeTelegram
+from telegram_harness import serving, texts
 
 pytest.importorskip("trafilatura", reason="the ingest extra is not installed: pip install -e '.[ingest]'")
 
