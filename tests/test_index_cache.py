@@ -255,3 +255,68 @@ def test_one_index_folder_is_kept_and_concurrent_opens_build_once(folder, tmp_pa
     for o in opened:  # libraries opened before the update still serve (their files are unlinked, not gone)
         same = Library(o.index, engine="sparse", weights=o.weights)
         assert len(answers(same)) == len(questions())
+
+
+# --- what the cache trusts -------------------------------------------------------------------------
+# A file is taken from the cache when its name, size, modification time and status-change time
+# (ctime: set by the system on every write and permission change, and not settable by tools such as
+# `touch -r`) are as the cache saw them; otherwise it is read again.
+
+
+def test_a_file_made_readable_again_is_read_at_the_next_start(folder, tmp_path, monkeypatch):
+    """An article left out for "Permission denied" comes in once `chmod 644` fixes it, though
+    neither its size nor its modification time changed. (The refusal is simulated, so that the
+    test holds for root too; the chmod is real.)"""
+    extra = folder / "extra.md"
+    extra.write_text(article("Extra", "Quince orchards near Meghri."), encoding="utf-8")
+    real = Path.read_bytes
+
+    def refused(self):
+        if self.name == "extra.md":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    first = open_(folder, tmp_path / "cache")
+    assert any("extra.md" in str(p) and "permissions" in str(p) for p in first.problems)
+    monkeypatch.setattr(Path, "read_bytes", real)
+    status = extra.stat()
+    extra.chmod(0o644)  # the fix: size and modification time stay
+    assert (extra.stat().st_size, extra.stat().st_mtime_ns) == (status.st_size, status.st_mtime_ns)
+    second = open_(folder, tmp_path / "cache")
+    assert second.how != "cached" and not second.problems
+    same_as_fresh(second, folder)
+
+
+def test_an_edit_that_keeps_size_and_modification_time_is_read_again(folder, tmp_path):
+    """An editor or a copy that restores the modification time (touch -r, cp -p) and keeps the
+    size: the cache must not serve the old text (quotes are read from the file at their offsets,
+    so the bot would quote whatever now stands there)."""
+    target = folder / "extra.md"
+    target.write_text(article("Extra", "Quince orchards near Meghri."), encoding="utf-8")
+    opened = open_(folder, tmp_path / "cache")
+    assert opened.how != "cached"
+    status = target.stat()
+    target.write_text(article("Extra", "Apricot orchards near Meghr."), encoding="utf-8")  # same size
+    os.utime(target, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert target.stat().st_size == status.st_size and target.stat().st_mtime_ns == status.st_mtime_ns
+    again = open_(folder, tmp_path / "cache")
+    assert again.how != "cached" and again.analyzed == 1
+    same_as_fresh(again, folder)
+
+
+def test_a_full_disk_leaves_no_temporary_file_behind(folder, tmp_path, monkeypatch, caplog):
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name.startswith(index_cache.MANIFEST):
+            real(self, "{", encoding="utf-8")  # the disk filled up part way through
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    opened = open_(folder, tmp_path / "cache")  # served from memory, with a warning
+    assert opened.index.document_count == 5
+    assert "No space left on device" in caplog.text
+    leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp") or p.name.startswith("index-")]
+    assert leftovers == []

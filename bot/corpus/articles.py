@@ -213,6 +213,8 @@ class ArticleFile:
     size: int  # as listed (-1: unknown)
     mtime_ns: int  # as listed (-1: unknown)
     is_link: bool  # a link's target can change while the folder listing stays the same
+    ctime_ns: int = -1  # status change time, as listed (-1: unknown): the system sets it on every write
+    # and permission change, and tools that restore a modification time (touch -r, cp -p) cannot
 
     @property
     def name(self) -> str:
@@ -288,7 +290,7 @@ def _article_file(path: Path, entry: os.DirEntry[str]) -> ArticleFile:
         status = entry.stat(follow_symlinks=False)
     except OSError:
         return ArticleFile(path, -1, -1, False)
-    return ArticleFile(path, status.st_size, status.st_mtime_ns, is_link)
+    return ArticleFile(path, status.st_size, status.st_mtime_ns, is_link, status.st_ctime_ns)
 
 
 Source = TypeVar("Source")

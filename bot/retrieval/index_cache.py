@@ -63,7 +63,7 @@ from bot.retrieval.index_arrays import PassageIndex, Reused
 
 log = logging.getLogger(__name__)
 
-FORMAT = "corpus-bot-index-cache/2"
+FORMAT = "corpus-bot-index-cache/3"  # 3: files are also known by their status change time
 MANIFEST = "manifest.json"
 WEIGHTS = "posting_weight"
 _GENERATION = re.compile(r"index-[0-9a-z-]{1,64}")
@@ -124,18 +124,26 @@ class _FileColumns(TypedDict):
     name: list[str]
     size: list[int]
     mtime_ns: list[int]
+    ctime_ns: list[int]
+
+
+_COLUMNS = ("name", "size", "mtime_ns", "ctime_ns")
 
 
 def _fingerprint(files: Iterable[ArticleFile]) -> _FileColumns:
-    """Files as columns: names, sizes, modification times. A link, or a file that could not be
-    looked at, has size and time -1: it is always read again (a link's target can change without
-    the listing changing)."""
-    columns: _FileColumns = {"name": [], "size": [], "mtime_ns": []}
+    """Files as columns: names, sizes, modification and status change times. What the cache
+    trusts: a file whose four are unchanged is unchanged. The status change time is there because
+    the other three can stay the same while the file did change: an edit whose tool restores the
+    modification time (and keeps the size), or `chmod` making a file readable that was left out
+    for "Permission denied". A link, or a file that could not be looked at, has size and times -1:
+    it is always read again (a link's target can change without the listing changing)."""
+    columns: _FileColumns = {"name": [], "size": [], "mtime_ns": [], "ctime_ns": []}
     for file in files:
-        known = file.size >= 0 and not file.is_link
+        known = file.size >= 0 and file.ctime_ns >= 0 and not file.is_link
         columns["name"].append(file.name)
         columns["size"].append(file.size if known else -1)
         columns["mtime_ns"].append(file.mtime_ns if known else -1)
+        columns["ctime_ns"].append(file.ctime_ns if known else -1)
     return columns
 
 
@@ -222,17 +230,19 @@ def _reader(
     folder: Path, previous: _Cached | None, max_file_bytes: int
 ) -> Callable[[ArticleFile], Document | Reused | CorpusProblem]:
     """Reads an article file for `select_articles`: Reused when the cache has the file as it is
-    now (same name, size and modification time), else read now (`read_article`)."""
-    cached: dict[tuple[str, int, int], int] = {}
+    now (same name, size, modification and status change time: `_fingerprint`), else read now
+    (`read_article`)."""
+    cached: dict[tuple[str, int, int, int], int] = {}
     if previous is not None:
         columns = previous.documents
-        for d, file in enumerate(zip(columns["name"], columns["size"], columns["mtime_ns"], strict=True)):
+        for d, file in enumerate(zip(columns["name"], columns["size"], columns["mtime_ns"], columns["ctime_ns"],
+                                     strict=True)):
             if file[1] >= 0:
                 cached[file] = d
     root = folder.resolve()
 
     def read(file: ArticleFile) -> Document | Reused | CorpusProblem:
-        d = None if file.is_link else cached.get((file.name, file.size, file.mtime_ns))
+        d = None if file.is_link else cached.get((file.name, file.size, file.mtime_ns, file.ctime_ns))
         if d is not None:
             return Reused(d)
         return articles.read_article(file, root, max_file_bytes=max_file_bytes)
@@ -297,12 +307,12 @@ def _read(place: Path, key: dict[str, object]) -> _Cached | None:
 
 
 def _columns(value: object) -> TypeGuard[_FileColumns]:
-    if not isinstance(value, dict) or set(value) != {"name", "size", "mtime_ns"}:
+    if not isinstance(value, dict) or set(value) != set(_COLUMNS):
         return False
-    names, sizes, times = value["name"], value["size"], value["mtime_ns"]
-    return (isinstance(names, list) and isinstance(sizes, list) and isinstance(times, list)
-            and len(names) == len(sizes) == len(times) and all(type(x) is str for x in names)
-            and all(type(x) is int for x in sizes) and all(type(x) is int for x in times))
+    names, *numbers = (value[name] for name in _COLUMNS)
+    return (isinstance(names, list) and all(isinstance(column, list) for column in numbers)
+            and all(len(column) == len(names) for column in numbers) and all(type(x) is str for x in names)
+            and all(type(x) is int for column in numbers for x in column))
 
 
 def _problem_rows(value: object) -> TypeGuard[list[list[str]]]:
@@ -428,8 +438,12 @@ def _write(
         manifest = {"format": FORMAT, "key": key, "generation": generation, "arrays": specs,
                     "files": files, "documents": documents, "problems": problems}
         temporary = place / f"{MANIFEST}.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-        os.replace(temporary, place / MANIFEST)
+        try:
+            temporary.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+            os.replace(temporary, place / MANIFEST)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # a full disk: leave nothing half written behind
+            raise
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
