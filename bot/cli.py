@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -117,7 +118,7 @@ def _library(settings: Settings, args: argparse.Namespace) -> Library:
     with ProgressBar("indexing", "articles", quiet=getattr(args, "quiet", False)) as bar:
         library, problems = _source(settings).load(progress=bar)
     for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {console.for_terminal(str(problem))}", file=sys.stderr)
     return library
 
 
@@ -129,18 +130,32 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(console.answer_json(answer), ensure_ascii=False, indent=2))
     else:
-        print(console.render_answer(answer, color=sys.stdout.isatty()))
+        print(console.render_answer(answer, color=console.use_color(sys.stdout)))
     return 0
+
+
+CHAT_HELP = """\
+Type a question and press Enter: the answer quotes the articles, each quote with its source.
+  /help     this help
+  /sources  the articles I quote from
+  /quit     leave (so do an empty line and Ctrl-D)
+Arrow keys edit the line and go through earlier questions."""
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     library = _library(settings, args)
     interactive = sys.stdin.isatty()
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")  # bytes that are not text become U+FFFD, not a traceback
     if interactive:
+        try:
+            import readline  # noqa: F401 - input() then edits the line and keeps a history
+        except ImportError:  # not on every platform
+            pass
         if not settings.token:
             print("No BOT_TOKEN is set, so the bot answers here, from the local corpus. (README: 'Telegram'.)")
         print(f"{_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}. "
-              "Ask a question; an empty line or Ctrl-D quits.\n")
+              "Ask a question; /help for help; an empty line or Ctrl-D quits.\n")
     while True:
         try:
             question = input("> " if interactive else "")
@@ -150,18 +165,31 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             if interactive:
                 break
             continue
+        command = question.strip().lower()
+        if command.startswith("/"):
+            if command in ("/quit", "/exit"):
+                break
+            if command == "/sources":
+                _print_sources(library)
+            else:
+                print(CHAT_HELP if command == "/help" else f"Unknown command {command}.\n{CHAT_HELP}")
+            print()
+            continue
         answer = answer_question(library, question, limit=settings.top_k, min_match=settings.min_match)
-        print(console.render_answer(answer, color=sys.stdout.isatty()) + "\n")
+        print(console.render_answer(answer, color=console.use_color(sys.stdout)) + "\n")
     return 0
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> int:
-    library = _library(settings, args)
+    _print_sources(_library(settings, args))
+    return 0
+
+
+def _print_sources(library: Library) -> None:
     for document in library.documents.values():
         passages = len(library.passages_of(document.doc_id))
-        print(f"{document.title}\n    {document.publisher}, {document.published or UNKNOWN_DATE}, "
-              f"{passages} passages\n    {document.url or 'no address known'}")
-    return 0
+        print(console.for_terminal(f"{document.title}\n    {document.publisher}, {document.published or UNKNOWN_DATE}, "
+                                   f"{passages} passages\n    {document.url or 'no address known'}"))
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,7 +207,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
               "as articles:")
         for entry in skipped:
             convertible = entry.reason is SkipReason.UNSUPPORTED_TYPE and Path(entry.path).suffix.lower() in FILE_SUFFIXES
-            print(f"  {entry}" + (f"; to add its article: python -m bot add {entry.path}" if convertible else ""))
+            print(console.for_terminal(f"  {entry}" + (f"; to add its article: python -m bot add {entry.path}"
+                                                       if convertible else "")))
     return 0
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -357,3 +362,93 @@ def test_check_lists_what_it_skipped_in_the_corpus_folder_and_why(write_corpus, 
 def test_check_says_nothing_of_skipping_when_nothing_was_skipped(seed_env, capsys):
     code, out, err = main(capsys, "check")
     assert code == 0 and "skipped" not in out
+
+
+# --- hostile articles, hostile input, the terminal ---------------------------------------------------
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x1b[31m"  # clear the screen, retitle the window, turn red
+
+
+def test_terminal_escapes_in_articles_never_reach_the_terminal(tmp_path, write_corpus):
+    folder = write_corpus({"esc.md": f"---\ntitle: Orchards {ESCAPES}report\npublisher: Wire{ESCAPES}\n"
+                                     f"url: https://example.org/x\n---\n\nPomegranate orchards {ESCAPES} grow near Meghri.\n"})
+    env = {"BOT_CORPUS_DIR": str(folder), "BOT_INDEX_CACHE_DIR": ""}
+    outputs = [run_bot("ask", "pomegranate orchards", cwd=tmp_path, env=env),
+               run_bot("chat", cwd=tmp_path, env=env, stdin="pomegranate orchards\n/sources\n"),
+               run_bot("sources", cwd=tmp_path, env=env)]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+        assert "Orchards ␛[2J␛]0;owned␇␛[31mreport" in result.stdout  # shown, harmless
+
+
+def test_no_color_turns_the_bold_marks_off(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert console.use_color(Terminal())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not console.use_color(Terminal())
+
+
+def test_chat_treats_commands_as_commands_not_questions(tmp_path):
+    result = run_bot("chat", cwd=tmp_path, env={"BOT_CORPUS_DIR": str(CORPUS)}, stdin="/help\n/sources\n/quit\n"
+                     f"{SYUNIK}\n")
+    assert result.returncode == 0, result.stderr
+    assert "/help     this help" in result.stdout and console.NO_TERMS not in result.stdout
+    assert "Azatutyun" in result.stdout  # /sources
+    assert SYUNIK_SENTENCE not in result.stdout  # /quit quit before the question
+
+
+def test_chat_reads_bytes_that_are_not_utf8_without_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(BOT_CORPUS_DIR=str(CORPUS), PYTHONIOENCODING="utf-8")  # strict UTF-8 on stdin
+    result = subprocess.run([sys.executable, "-m", "bot", "chat"], cwd=tmp_path, env=env, capture_output=True,
+                            input=b"Why did Russia deploy border guards in \xff\xfe Syunik?\n", timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"Traceback" not in result.stderr and SYUNIK_SENTENCE.encode() in result.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pseudo-terminal")
+def test_chat_on_a_terminal_edits_the_line(tmp_path):
+    """On a terminal, the arrow keys edit the question (readline): "/hep", left arrow, "l" is /help."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(BOT_CORPUS_DIR=str(CORPUS), TERM="xterm", PYTHONIOENCODING="utf-8")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "chat"], cwd=tmp_path, env=env, stdin=terminal,
+                               stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    seen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while text not in seen:
+            ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"{text!r} never appeared: {seen[-2000:]!r}"
+            try:
+                seen += os.read(controller, 4096)
+            except OSError:  # the other end closed
+                raise AssertionError(f"{text!r} never appeared: {seen[-2000:]!r}") from None
+
+    try:
+        read_until(b"> ")
+        os.write(controller, b"/hep\x1b[Dl\r")
+        read_until(b"this help")
+        os.write(controller, b"/quit\r")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    assert b"Unknown command" not in seen
+
+
+def test_bench_with_no_questions_is_a_usage_error(tmp_path):
+    result = run_bot("bench", "--questions", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected a positive whole number" in result.stderr and "Traceback" not in result.stderr

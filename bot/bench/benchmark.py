@@ -405,6 +405,17 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _count(text: str) -> int:
+    """A positive whole number (questions per corpus: percentiles of no question mean nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, like 2000; got {text!r}")
+    return value
+
+
 def run(sizes: list[int], *, workdir: Path, questions: int, seed: int, reference_up_to: int, top_k: int,
         min_match: float, say: Callable[[str], object] = print,
         progress: Callable[[int, int], None] | None = None) -> list[Row]:
@@ -514,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=_sizes, default=",".join(map(str, SIZES)),
                         help="corpus sizes in passages, comma-separated (default: %(default)s)")
-    parser.add_argument("--questions", type=int, default=2000, help="questions per corpus (default: %(default)s)")
+    parser.add_argument("--questions", type=_count, default=2000, help="questions per corpus (default: %(default)s)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "bench",
                         help="where corpora and caches go (default: .cache/bench)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of corpora and questions")
