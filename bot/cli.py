@@ -201,7 +201,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"corpus: {_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}, "
           f"{_count(words, 'word')}"
           + (f", dated {dates[0]} to {dates[-1]}" if dates else ""))
-    skipped = list_corpus(settings.corpus_dir).skipped
+    skipped = [entry for entry in list_corpus(settings.corpus_dir).skipped
+               if entry.reason is not SkipReason.UNREADABLE_NAME]  # a warning above already
     if skipped:
         print(f"skipped {len(skipped):,} {'entry' if len(skipped) == 1 else 'entries'} of the corpus folder, not read "
               "as articles:")

@@ -150,16 +150,19 @@ def test_folder_loads_md_and_txt_files_in_name_order_with_ids_from_file_names(wr
                                             "folder are read")
 
 
-def test_a_file_whose_name_is_not_utf8_is_skipped_with_a_note(write_corpus):
+def test_a_file_whose_name_is_not_utf8_is_skipped_with_a_warning_naming_it(write_corpus):
     folder = write_corpus({"good.md": GOOD})
     try:
         (folder / os.fsdecode(b"caf\xe9.md")).write_text(GOOD, encoding="utf-8")
     except (OSError, UnicodeError):
         pytest.skip("this file system accepts only UTF-8 names")
     loaded = load(folder)
-    assert [d.doc_id for d in loaded.documents] == ["good"] and loaded.problems == ()
+    assert [d.doc_id for d in loaded.documents] == ["good"]
     (note,) = loaded.skipped
-    assert note.reason is SkipReason.UNREADABLE_NAME and "rename" in str(note)
+    assert note.reason is SkipReason.UNREADABLE_NAME
+    (warning,) = loaded.problems  # a warning, like every other file that cannot be used
+    assert not warning.fatal and "caf\ufffd.md" in str(warning) and "rename" in str(warning)
+    str(warning).encode("utf-8")  # printable and storable as it is
 
 
 def test_listing_names_the_article_files_in_order_with_what_the_cache_compares(write_corpus):
@@ -211,7 +214,6 @@ BAD_FILES = {
     "header never closed": ("---\ntitle: Unclosed\n\nText.\n", ["never closed", "---"]),
     "header line without colon": ("---\ntitle: Fine\nthis is not a key value line\n---\n\nText.\n",
                                   ["line 3", "key: value"]),
-    "unknown header key": ("---\ntitle: T\nauthor: Someone\n---\n\nText.\n", ["author", "title, publisher"]),
     "bad date": ("---\ntitle: T\npublished: May 14, 2021\n---\n\nText.\n", ["May 14, 2021", "YYYY-MM-DD"]),
     "impossible date": ("---\ntitle: T\npublished: 2021-02-30\n---\n\nText.\n", ["YYYY-MM-DD"]),
     "header but no text": ("---\ntitle: Nothing follows\n---\n\n  \n", ["no article text"]),
@@ -243,6 +245,18 @@ def test_bad_file_is_reported_by_name_and_the_good_file_still_loads(write_corpus
     assert any(verb in problem.message for verb in ("add", "remove", "save", "copy", "write", "fix", "delete")), (
         problem.message
     )
+
+
+def test_an_unknown_header_key_is_a_warning_and_the_article_loads(write_corpus):
+    """`author:` and other keys the bot does not read used to reject the whole file."""
+    folder = write_corpus({"good.md": GOOD, "signed.md": "---\ntitle: Signed\nauthor: Jane Doe\n---\n\nText.\n"})
+    loaded = load(folder)
+    assert sorted(d.doc_id for d in loaded.documents) == ["good", "signed"]
+    signed = next(d for d in loaded.documents if d.doc_id == "signed")
+    assert signed.title == "Signed" and signed.text == "Text."
+    (note,) = loaded.problems
+    assert not note.fatal and Path(note.path).name == "signed.md"
+    assert "'author'" in note.message and "the article is loaded" in note.message
 
 
 def test_file_over_the_size_limit_is_skipped_with_the_limit_named(write_corpus):

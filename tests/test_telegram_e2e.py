@@ -5,6 +5,7 @@ as Telegram parsed them, with their buttons."""
 from __future__ import annotations
 
 import copy
+import os
 import re
 import threading
 import time
@@ -524,3 +525,24 @@ async def test_admin_reload_swaps_the_corpus_and_keeps_it_when_loading_fails(tg,
     assert failed.result["text"].startswith("Reload failed:") and "previous corpus (2 articles)" in \
         failed.result["text"]
     assert "apricot festival drew crowds" in kept.result["text"]
+
+
+async def test_reload_names_a_file_whose_name_is_not_utf8_and_keeps_answering(tg, tmp_path):
+    """A file name that is not UTF-8 (left by unzipping an archive) used to break /reload without
+    naming the file; it is skipped with a warning that names it."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "one.md").write_text(article("Harvest report", "The pomegranate harvest was large."), "utf-8")
+    async with serving(tg, load(folder), corpus=LibrarySource(folder, 10**7), admin_ids=(1,)) as bot:
+        try:
+            (folder / os.fsdecode(b"caf\xe9.md")).write_text(article("Cafe", "Apricot tea."), "utf-8")
+        except (OSError, UnicodeError):
+            pytest.skip("this file system accepts only UTF-8 names")
+        reload_ = tg.private_message(1, "/reload")
+        [done] = await bot.replies_to(reload_)
+        question = tg.private_message(1, "pomegranate harvest")
+        [answer] = await bot.replies_to(question)
+        await bot.drain()
+    assert "Reloaded the corpus: 1 articles" in done.result["text"]
+    assert "caf\ufffd.md" in done.result["text"] and "rename it" in done.result["text"]
+    assert "pomegranate harvest was large" in answer.result["text"]

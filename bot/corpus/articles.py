@@ -104,8 +104,9 @@ class DocumentFormatError(ValueError):
     """A file's header is malformed; the message says what to fix."""
 
 
-def parse_document(doc_id: str, raw: str) -> Document:
-    """Parse one file's text (header optional) into a Document."""
+def parse_document(doc_id: str, raw: str, notes: list[str] | None = None) -> Document:
+    """Parse one file's text (header optional) into a Document. A header key the bot does not use
+    (`author:`...) is passed over, not an error: a note on it is added to `notes` if given."""
     raw = raw.removeprefix("\ufeff")
     meta: dict[str, str] = {}
     body = raw
@@ -128,10 +129,10 @@ def parse_document(doc_id: str, raw: str) -> Document:
                 )
             key, value = match.group(1).lower(), match.group(2).strip()
             if key not in HEADER_KEYS:
-                raise DocumentFormatError(
-                    f"header line {number} has unknown key {key!r}; "
-                    f"use one of {', '.join(HEADER_KEYS)} or remove the line"
-                )
+                if notes is not None:
+                    notes.append(f"header line {number} has key {key!r}, which the bot does not use (it reads "
+                                 f"{', '.join(HEADER_KEYS)}); the article is loaded; rename the key or leave it")
+                continue
             meta[key] = value
         # Drop the rest of the closing '---' line and the blank lines after it.
         body = after.partition("\n")[2].lstrip("\r\n")
@@ -191,7 +192,7 @@ class SkipReason(enum.Enum):
 
     UNSUPPORTED_TYPE = "not an article file: only .md and .txt files are read"
     SUBFOLDER = "a subfolder: only the files directly in the corpus folder are read"
-    UNREADABLE_NAME = "its name is not valid UTF-8; rename it"
+    UNREADABLE_NAME = "its name is not valid UTF-8, so it is left out; rename it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +270,12 @@ def list_corpus(folder: Path) -> CorpusListing:
     return CorpusListing(folder, tuple(files), tuple(skipped))
 
 
+def printable(path: str) -> str:
+    """A path as text that can be printed and stored: bytes of a name that are not UTF-8 (which arrive as
+    lone surrogates) become U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _readable_name(name: str) -> bool:
     try:
         name.encode("utf-8")  # a name that is not UTF-8 on disk arrives with lone surrogates
@@ -297,6 +304,14 @@ Source = TypeVar("Source")
 
 
 @dataclass(frozen=True, slots=True)
+class Noted(Generic[Source]):
+    """An article that loads, with a warning about it (a header key the bot does not use)."""
+
+    source: Source
+    note: CorpusProblem
+
+
+@dataclass(frozen=True, slots=True)
 class Selection(Generic[Source]):
     """The articles of a listing that load, as whatever the reader made of them, and the problems."""
 
@@ -310,7 +325,7 @@ class Selection(Generic[Source]):
 
 
 def select_articles(
-    listing: CorpusListing, read: Callable[[ArticleFile], Source | CorpusProblem]
+    listing: CorpusListing, read: Callable[[ArticleFile], Source | Noted[Source] | CorpusProblem]
 ) -> Selection[Source]:
     """The rules that decide what a corpus is, whoever reads the files (`read_article`, or the index
     cache, which reads only the changed ones): the listed files in order; a file that fails is a
@@ -320,13 +335,19 @@ def select_articles(
         return Selection((), (), listing.problems)
     files: list[ArticleFile] = []
     sources: list[Source] = []
-    problems: list[CorpusProblem] = []
+    # A name that is not UTF-8 (common after unzipping an archive) is likely an article that cannot be
+    # loaded: a warning naming it, like every other file that cannot be used, not just a note.
+    problems: list[CorpusProblem] = [CorpusProblem(printable(entry.path), entry.reason.value)
+                                     for entry in listing.skipped if entry.reason is SkipReason.UNREADABLE_NAME]
     loaded_from: dict[str, ArticleFile] = {}  # doc_id -> file: ids must be unique (a.md and a.txt clash)
     for file in listing.files:
         source = read(file)
         if isinstance(source, CorpusProblem):
             problems.append(source)
             continue
+        if isinstance(source, Noted):
+            problems.append(source.note)
+            source = source.source
         if file.doc_id in loaded_from:
             problems.append(CorpusProblem(str(file.path), f"has the same name as {loaded_from[file.doc_id].name} "
                                           "apart from its suffix, so both would be article "
@@ -362,7 +383,7 @@ def load_corpus(folder: Path, *, max_file_bytes: int) -> LoadedCorpus:
     return LoadedCorpus(selection.sources, selection.problems, listing.skipped)
 
 
-def read_article(file: ArticleFile, root: Path, *, max_file_bytes: int) -> Document | CorpusProblem:
+def read_article(file: ArticleFile, root: Path, *, max_file_bytes: int) -> Document | Noted[Document] | CorpusProblem:
     """One article file as a Document, or the problem that keeps it out (`root`: the corpus folder,
     resolved; a link may point only inside it)."""
     path = file.path
@@ -394,7 +415,9 @@ def read_article(file: ArticleFile, root: Path, *, max_file_bytes: int) -> Docum
         return problem("contains NUL bytes, so it is not a text file; remove it from the corpus folder")
     if not raw.strip():
         return problem("holds only white space; add the article text or delete the file")
+    notes: list[str] = []
     try:
-        return parse_document(file.doc_id, raw)
+        document = parse_document(file.doc_id, raw, notes)
     except DocumentFormatError as error:
         return problem(str(error))
+    return Noted(document, problem("; ".join(notes))) if notes else document
