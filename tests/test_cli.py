@@ -304,10 +304,11 @@ def test_eval_on_the_shared_question_set_runs(tmp_path):
         ('{"question": " ", "answers": null}\n', ":1:"),
         ("\n\n", "no questions"),
         (b"\xff\xfe{}", "cannot read"),
+        ("[" * 100_000 + "\n", ":1:"),
     ],
     ids=["bad json", "no question", "question not text", "answers not a list", "answers not text", "not an object",
          "answers key missing", "no answer strings", "empty answer string", "blank question", "empty",
-         "not UTF-8"],
+         "not UTF-8", "nested too deep"],
 )
 def test_eval_with_a_malformed_question_file_gives_one_error_line(seed_env, capsys, content, where):
     path = seed_env / "bad.jsonl"
