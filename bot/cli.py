@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -12,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.bench import benchmark
 from bot import console
 from bot.answers import answer_question
+from bot.bench import benchmark
 from bot.corpus.articles import UNKNOWN_DATE, CorpusError, SkipReason, list_corpus
 from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
 from bot.ingest import extra
@@ -67,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                         "error is not a terminal either)")
     # --config is also taken after the command (`python -m bot ask --config FILE ...`); SUPPRESS keeps
     # a subcommand that was not given it from resetting the one given before the command.
-    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file (default: config/bot.toml)")
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="settings file (default: config/bot.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_with_parents(common))
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question, in quotes")
@@ -148,10 +150,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")  # bytes that are not text become U+FFFD, not a traceback
     if interactive:
-        try:
+        with contextlib.suppress(ImportError):  # not on every platform
             import readline  # noqa: F401 - input() then edits the line and keeps a history
-        except ImportError:  # not on every platform
-            pass
         if not settings.token:
             print("No BOT_TOKEN is set, so the bot answers here, from the local corpus. (README: 'Telegram'.)")
         print(f"{_count(len(library.documents), 'article')}, {_count(len(library.passages), 'passage')}. "

@@ -13,8 +13,11 @@ NO_TERMS = "Ask a question with a few specific words in it, for example: Why did
 _BOLD, _RESET = "\033[1m", "\033[0m"
 # Control characters an article may hold (ESC starts the sequences that recolour, retitle or clear a
 # terminal): shown as visible symbols, one for one, so marks keep their offsets. Tab and newline stay.
-_CONTROLS = {c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\t\n"} | {0x7F: "\u2421"} | {
-    c: "\ufffd" for c in range(0x80, 0xA0)}
+_CONTROLS = {
+    **{c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\t\n"},
+    0x7F: "\u2421",
+    **dict.fromkeys(range(0x80, 0xA0), "\ufffd"),
+}
 
 
 def for_terminal(text: str) -> str:

@@ -8,6 +8,7 @@ every setting; `config/bot.toml` documents each one in a comment.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -17,9 +18,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from dotenv import dotenv_values
-
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import SettingsError as PydanticSettingsError
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -27,6 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from bot.answers import MIN_MATCH
 from bot.retrieval.library import DEFAULT_ENGINE, SPARSE_FROM, Engine
@@ -247,10 +247,8 @@ def environment_warnings(environ: Mapping[str, str] | None = None, dotenv: Path 
     """`BOT_` variables (in the environment or .env) that are no setting: ignored, but worth a warning."""
     environ = os.environ if environ is None else environ
     names = {name for name in environ if name.upper().startswith(ENV_PREFIX)}
-    try:
-        names |= {name for name, _ in dotenv_values(dotenv).items() if name.upper().startswith(ENV_PREFIX)}
-    except (OSError, UnicodeDecodeError):
-        pass
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        names |= {name for name in dotenv_values(dotenv) if name.upper().startswith(ENV_PREFIX)}
     known = [ENV_PREFIX + field.upper() for field in Settings.model_fields]
     warnings = []
     for name in sorted(names):

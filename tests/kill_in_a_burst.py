@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_telegram import FakeTelegram  # noqa: E402
+from fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = (

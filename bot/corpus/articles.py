@@ -303,11 +303,14 @@ def _article_file(path: Path, entry: os.DirEntry[str]) -> ArticleFile:
 Source = TypeVar("Source")
 
 
+Loaded = TypeVar("Loaded", covariant=True)
+
+
 @dataclass(frozen=True, slots=True)
-class Noted(Generic[Source]):
+class Noted(Generic[Loaded]):
     """An article that loads, with a warning about it (a header key the bot does not use)."""
 
-    source: Source
+    source: Loaded
     note: CorpusProblem
 
 

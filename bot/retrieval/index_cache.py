@@ -52,6 +52,7 @@ from bot.corpus.articles import (
     CorpusListing,
     CorpusProblem,
     Document,
+    Noted,
     Selection,
     list_corpus,
     raise_if_unusable,
@@ -228,7 +229,7 @@ def _open_index(
 
 def _reader(
     folder: Path, previous: _Cached | None, max_file_bytes: int
-) -> Callable[[ArticleFile], Document | Reused | CorpusProblem]:
+) -> Callable[[ArticleFile], Document | Noted[Document] | Reused | CorpusProblem]:
     """Reads an article file for `select_articles`: Reused when the cache has the file as it is
     now (same name, size, modification and status change time: `_fingerprint`), else read now
     (`read_article`)."""
@@ -241,7 +242,7 @@ def _reader(
                 cached[file] = d
     root = folder.resolve()
 
-    def read(file: ArticleFile) -> Document | Reused | CorpusProblem:
+    def read(file: ArticleFile) -> Document | Noted[Document] | Reused | CorpusProblem:
         d = None if file.is_link else cached.get((file.name, file.size, file.mtime_ns, file.ctime_ns))
         if d is not None:
             return Reused(d)

@@ -17,7 +17,8 @@ from pydantic import SecretStr
 TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")  # 123456789:AAHk3... (BotFather's form)
 WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 WEBHOOK_PORTS = (443, 80, 88, 8443)  # the ports Telegram posts updates to
-HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 def token_problem(token: SecretStr | None) -> str | None:
@@ -43,7 +44,8 @@ def base_url_problem(url: str, token: SecretStr | None) -> str | None:
                 "https://api.telegram.org; the bot adds /bot<token> itself")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"BOT_API_BASE_URL must be a full http:// or https:// address, like https://api.telegram.org (got {url!r})"
+        return (f"BOT_API_BASE_URL must be a full http:// or https:// address, like https://api.telegram.org "
+                f"(got {url!r})")
     if parts.path.rstrip("/").lower().endswith("/bot"):
         return (f"BOT_API_BASE_URL ends in /bot (got {url!r}): give the server's root only, like "
                 "https://api.telegram.org; the bot adds /bot<token> itself")

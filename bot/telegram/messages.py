@@ -285,7 +285,7 @@ def _thin_marks(notes: list[str], held: Sequence[tuple[int, Excerpt]]) -> list[s
     room = MAX_ENTITIES - sum(map(entity_count, notes + plain))
     shares = fair_shares([_mark_count(excerpt) for _, excerpt in held], room)
     return notes + [excerpt_block(excerpt, number, max_marks=share)
-                    for (number, excerpt), share in zip(held, shares)]
+                    for (number, excerpt), share in zip(held, shares, strict=True)]
 
 
 def pack_indices(

@@ -298,10 +298,9 @@ class DurableQueue(asyncio.Queue):
         self.store = store
 
     async def put(self, item: Any) -> None:
-        if isinstance(item, Update):
-            if not await self.store.admit(item.update_id, item.to_dict()):
-                log.debug("update %s was handled already; not again", item.update_id)
-                return
+        if isinstance(item, Update) and not await self.store.admit(item.update_id, item.to_dict()):
+            log.debug("update %s was handled already; not again", item.update_id)
+            return
         await super().put(item)
 
 
@@ -393,8 +392,9 @@ def build_application(
         .token(config.token.get_secret_value())
         .base_url(lambda token: f"{base}/bot{token}")
         .base_file_url(lambda token: f"{base}/file/bot{token}")
-        .request(WatchedRequest(watch, connection_pool_size=256, connect_timeout=10, read_timeout=config.request_timeout,
-                                write_timeout=config.request_timeout, pool_timeout=10))
+        .request(WatchedRequest(watch, connection_pool_size=256, connect_timeout=10,
+                                read_timeout=config.request_timeout, write_timeout=config.request_timeout,
+                                pool_timeout=10))
         .get_updates_request(WatchedRequest(watch, connection_pool_size=1))
         .concurrent_updates(ChatOrderedProcessor(store))
         .rate_limiter(FloodControl())
