@@ -115,12 +115,10 @@ def retry_after_seconds(error: RetryAfter) -> float:
 
 
 def _chat(chat_id: object) -> int | str | None:
-    if chat_id is None:
-        return None
-    try:
-        return int(chat_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(chat_id)  # @channelusername
+    if chat_id is None or isinstance(chat_id, int):
+        return chat_id
+    text = str(chat_id)
+    return int(text) if text.lstrip("-").isdigit() else text  # "@channelusername" stays a name
 
 
 def _is_group(chat: int | str) -> bool:

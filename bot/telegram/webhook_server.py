@@ -68,7 +68,7 @@ class _Refusals:
 
 @tornado.web.stream_request_body
 class _UpdateHandler(tornado.web.RequestHandler):
-    SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("POST",)
 
     def initialize(self, secret: bytes, queue: Any, bot: Bot, refusals: _Refusals) -> None:
         self._secret, self._queue, self._bot, self._refusals = secret, queue, bot, refusals
