@@ -16,8 +16,8 @@ fetching and acknowledging): the store remembers handled update ids for `KEEP_HA
 are recognised and not answered twice.
 
 Plain `sqlite3` from the standard library: one small table, WAL journal, `synchronous=FULL`
-(a commit is on disk when it returns). All database work happens in one thread of the store's
-own, so the event loop never waits on the disk.
+(a commit is on disk when it returns). All database work happens in threads of the store's own
+(one writes what arrives, one marks what was handled), so the event loop never waits on the disk.
 """
 
 from __future__ import annotations
@@ -73,8 +73,16 @@ class UpdateStore:
         self.bot_id = bot_id
         self._clock = clock
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="update-store")
+        # Marks have a thread and a connection of their own: in a burst, a hundred updates wait to be
+        # written, and a mark queued behind them would leave its answer unmarked (sent again after a
+        # crash) for that long. SQLite takes the two writers in turn.
+        self._marker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="update-marks")
         self._db: sqlite3.Connection | None = None
+        self._marks_db: sqlite3.Connection | None = None
         self._handling: set[int] = set()  # admitted in this run and not handled yet
+        self._to_mark: list[int] = []  # handled, to be marked in the next commit
+        self._marking: asyncio.Future[None] | None = None  # that commit, until it takes them
+        self._committing = asyncio.Lock()  # one commit of marks at a time; the next one gathers meanwhile
 
     @classmethod
     async def open(cls, path: Path, bot_id: int, *, clock: Callable[[], float] = time.time) -> UpdateStore:
@@ -82,8 +90,10 @@ class UpdateStore:
         store = cls(path, bot_id, clock=clock)
         try:
             await store._call(store._connect)
+            await store._call(store._connect_marker, thread=store._marker)
         except BaseException:
             store._thread.shutdown(wait=False)
+            store._marker.shutdown(wait=False)
             raise
         return store
 
@@ -98,23 +108,49 @@ class UpdateStore:
         return new_or_pending
 
     async def handled(self, update_id: int) -> None:
-        """Mark an update handled: it will not be handled again."""
+        """Mark an update handled: it will not be handled again. Updates handled while a commit waits
+        for the store's thread are marked in that one commit, so that a burst of answers is marked as
+        fast as it is sent (an answer sent but not yet marked is sent again after a crash)."""
         self._handling.discard(update_id)
-        await self._call(self._mark_handled, update_id)
+        self._to_mark.append(update_id)
+        if self._marking is None:
+            self._marking = asyncio.ensure_future(self._commit_marks())
+        await asyncio.shield(self._marking)
+
+    async def _commit_marks(self) -> None:
+        async with self._committing:
+            ids, self._to_mark, self._marking = self._to_mark, [], None
+            await self._call(self._mark_handled, ids, thread=self._marker)
 
     async def pending(self) -> list[Pending]:
         """Updates received but not handled (by an earlier run that stopped or crashed), oldest first."""
         return await self._call(self._pending)
 
     async def close(self) -> None:
+        if self._marks_db is not None:
+            await self._call(self._close_marker, thread=self._marker)
         if self._db is not None:
             await self._call(self._close)
+        self._marker.shutdown(wait=True)
         self._thread.shutdown(wait=True)
 
     # --- in the store's thread --------------------------------------------------------------
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+    async def _call(self, function: Callable[..., T], *args: Any,
+                    thread: concurrent.futures.ThreadPoolExecutor | None = None) -> T:
+        return await asyncio.get_running_loop().run_in_executor(thread or self._thread, function, *args)
+
+    def _connect_marker(self) -> None:
+        try:
+            self._marks_db = sqlite3.connect(self.path, timeout=30)
+            self._marks_db.execute("PRAGMA synchronous=FULL")  # per connection
+        except sqlite3.Error as error:
+            raise UpdateStoreError(f"cannot use the update store {self.path}: {error}") from None
+
+    def _close_marker(self) -> None:
+        assert self._marks_db is not None
+        self._marks_db.close()
+        self._marks_db = None
 
     def _connect(self) -> None:
         problem = f"cannot use the update store {self.path}"
@@ -155,12 +191,13 @@ class UpdateStore:
             ).fetchone()
         return row is not None and row[0] is None
 
-    def _mark_handled(self, update_id: int) -> None:
-        assert self._db is not None
-        with self._db:
-            self._db.execute(
+    def _mark_handled(self, ids: list[int]) -> None:
+        assert self._marks_db is not None
+        now = self._clock()
+        with self._marks_db:
+            self._marks_db.executemany(
                 "UPDATE updates SET handled = ?, body = NULL WHERE bot_id = ? AND update_id = ?",
-                (self._clock(), self.bot_id, update_id),
+                [(now, self.bot_id, update_id) for update_id in ids],
             )
 
     def _pending(self) -> list[Pending]:
