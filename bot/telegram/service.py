@@ -678,7 +678,10 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
         raise
 
     def reload() -> None:
-        application.create_task(_reload_on_signal(holder)) if application.running else None
+        if watch.serving:
+            application.create_task(_reload_on_signal(holder))
+        else:  # still starting: reload once serving
+            signals.reload_requested = True
 
     stop_requested = signals.serve(loop, reload)
     starting = asyncio.ensure_future(start(application, config))
@@ -704,7 +707,7 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
         return fail(EXIT_FIX_SETTINGS, f"cannot listen on {where}: {error.strerror or error}; "
                                        "check BOT_WEBHOOK_LISTEN and BOT_WEBHOOK_PORT")
     watch.serving = True
-    if signals.reload_requested:
+    if signals.reload_requested:  # during the corpus load, or while connecting
         log.info("SIGHUP arrived during start-up: reading the corpus again")
         reload()
     assert watch.rejected is not None
