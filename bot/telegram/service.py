@@ -591,7 +591,6 @@ class _Signals:
 
     reload_requested: bool = False
     loop: asyncio.AbstractEventLoop | None = None
-    on_reload: Callable[[], None] | None = None
     stop: asyncio.Future[str] | None = None
     previous: dict[int, Any] = field(default_factory=dict)
 
@@ -603,7 +602,7 @@ class _Signals:
         self.reload_requested = True
 
     def serve(self, loop: asyncio.AbstractEventLoop, on_reload: Callable[[], None]) -> asyncio.Future[str]:
-        self.loop, self.on_reload, self.stop = loop, on_reload, loop.create_future()
+        self.loop, self.stop = loop, loop.create_future()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, sig.name)
         if hasattr(signal, "SIGHUP"):
@@ -690,7 +689,8 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
         if not starting.done():  # SIGTERM during start-up
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
-            await stop(application, config.stop_timeout)
+            await _shut_quietly(application)
+            log.info("%s received during start-up: stopped", stop_requested.result())
             return EXIT_STOPPED
         receiver = starting.result()
     except InvalidToken as error:
