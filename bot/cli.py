@@ -22,6 +22,10 @@ from bot.ingest import extra
 from bot.ingest.sources import FILE_SUFFIXES
 from bot.progress import ProgressBar
 from bot.retrieval.library import Library, LibrarySource, load_library
+from bot.operations import question_log, statistics
+from bot.operations.feedback_export import export_feedback
+from bot.operations.log_format import configure_logging
+from bot.operations.question_log import QuestionLogError
 from bot.settings import Settings, SettingsError, environment_warnings, load_settings
 
 if TYPE_CHECKING:
@@ -37,12 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         for warning in environment_warnings():
             print(f"warning: {warning}", file=sys.stderr)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-        )
+        configure_logging(settings.log_level, settings.log_format)
         command = args.command or ("run" if settings.token else "chat")
         return COMMANDS[command](args, settings)
-    except (SettingsError, CorpusError, QuestionFileError, extra.MissingExtra) as error:
+    except (SettingsError, CorpusError, QuestionFileError, extra.MissingExtra, QuestionLogError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -86,6 +88,17 @@ def _parser() -> argparse.ArgumentParser:
                                 "passages, by kind")
     evaluate_.add_argument("--ablation", action="store_true",
                            help="print the ablation table: the figures with each answer mechanism switched off")
+    stats = sub.add_parser("stats", help="usage figures from the question log: questions per day, outcomes, "
+                           "feedback, latency, the most asked, disliked and refused questions")
+    stats.add_argument("--days", type=_days, default=statistics.DEFAULT_DAYS,
+                       help=f"the last DAYS days (default {statistics.DEFAULT_DAYS})")
+    feedback = sub.add_parser("feedback", help="readers' feedback from the question log")
+    feedback_actions = feedback.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = feedback_actions.add_parser(
+        "export", help="append the disliked and refused questions to FILE in the eval question format, answers "
+        "left empty for a person to fill in (questions FILE holds already are left as they are)")
+    export.add_argument("file", type=Path)
+    export.add_argument("--days", type=_days, default=None, help="only the last DAYS days (default: all kept)")
     bench = sub.add_parser("bench", help="benchmark speed, start-up and memory on synthetic corpora (README: "
                            "Performance)")
     benchmark.add_arguments(bench)
@@ -107,6 +120,16 @@ def _with_parents(common: argparse.ArgumentParser) -> type[argparse.ArgumentPars
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     return SubcommandParser
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 36500:
+        raise argparse.ArgumentTypeError(f"expected a number of days from 1, got {text!r}")
+    return days
 
 
 def _source(settings: Settings) -> LibrarySource:
@@ -195,6 +218,7 @@ def _print_sources(library: Library) -> None:
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"settings: corpus {settings.corpus_dir}, top_k {settings.top_k}, min_match {settings.min_match}, "
           f"Telegram token {'set' if settings.token else 'not set'}")
+    _check_operations(settings)
     library = _library(settings, args)
     dates = sorted(d.published for d in library.documents.values() if d.published)
     words = sum(len(p.text.split()) for p in library.passages)
@@ -210,6 +234,42 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             convertible = entry.reason is SkipReason.UNSUPPORTED_TYPE and Path(entry.path).suffix.lower() in FILE_SUFFIXES
             print(console.for_terminal(f"  {entry}" + (f"; to add its article: python -m bot add {entry.path}"
                                                        if convertible else "")))
+    return 0
+
+
+def _check_operations(settings: Settings) -> None:
+    """The question log and the health endpoint: reported, never fatal (the bot answers without them)."""
+    if settings.log_questions:
+        inspection = question_log.inspect(settings.log_db, settings.log_days)
+        print(inspection.summary)
+        if inspection.problem:
+            print(f"warning: {inspection.problem}; the bot answers without the log until this is fixed",
+                  file=sys.stderr)
+    else:
+        print("question log: off (BOT_LOG_QUESTIONS=false): no /stats, no feedback buttons")
+    if settings.health_port:
+        print(f"health endpoint: http://{settings.health_listen}:{settings.health_port}/healthz and /metrics")
+    else:
+        print("health endpoint: off (BOT_HEALTH_PORT unset)")
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    figures = statistics.read_statistics(settings.log_db, days=args.days)
+    if not settings.log_questions:
+        print("note: the question log is off now (BOT_LOG_QUESTIONS=false); these are the questions logged before\n")
+    print("\n\n".join(statistics.report(figures)))
+    return 0
+
+
+def _feedback(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        exported = export_feedback(settings.log_db, args.file, days=args.days)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: {exported.added} questions added, {exported.already} already there. Fill in each "
+          "\"answers\" (strings a correct excerpt contains, or null where the corpus has no answer), then run: "
+          f"python -m bot eval {args.file}")
     return 0
 
 
@@ -310,10 +370,15 @@ def service_config(settings: Settings, startup_progress: Callable[[int, int], No
         startup_progress=startup_progress,
         update_store=settings.update_store,
         stop_timeout=settings.stop_timeout,
+        question_log=settings.log_db if settings.log_questions else None,
+        log_days=settings.log_days,
+        health_listen=settings.health_listen,
+        health_port=settings.health_port,
     )
 
 
-COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval}  # + bench, add
+COMMANDS = {"run": _run, "ask": _ask, "chat": _chat, "sources": _sources, "check": _check, "eval": _eval,
+            "stats": _stats, "feedback": _feedback}  # + bench, add
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         2_000_000, ge=1_000, le=100_000_000, description="Corpus files larger than this are skipped with a warning."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or json: one JSON object a line with the same fields (time, level, "
+        "logger, message, exception), for a log collector.",
+    )
     engine: Engine = Field(
         DEFAULT_ENGINE,
         description="Ranking engine: rank-bm25 (the reference), sparse (the same scores, fast on large corpora) "
@@ -82,6 +86,23 @@ class Settings(BaseSettings):
         description="Folder where the index is kept between runs, so a restart reads no article and a changed "
         "corpus analyzes only the changed files; empty: no cache.",
     )
+
+    # The operator's view: the question log, health and metrics
+    log_questions: bool = Field(
+        True, description="Keep the question log (README: What the bot stores): each question, its outcome, quoted "
+        "passages, latency and feedback, for /stats, python -m bot stats and feedback export. false: no log and no "
+        "feedback buttons.",
+    )
+    log_db: Path = Field(
+        Path("data/questions.sqlite3"), description="The question log's SQLite file (made at start; its salt is kept "
+        "beside it in <file>.salt).",
+    )
+    log_days: int = Field(90, ge=1, le=3650, description="Days a question (and its feedback) is kept in the log.")
+    health_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of the HTTP endpoint with /healthz and /metrics (Prometheus); unset: "
+        "no endpoint.",
+    )
+    health_listen: str = Field("127.0.0.1", description="Address the health and metrics endpoint listens on.")
 
     # Adding articles (python -m bot add, and feeds the running bot follows)
     fetch_timeout: float = Field(
@@ -180,7 +201,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"feed addresses must start with http:// or https:// (not {bad[0]!r})")
         return value
 
-    @field_validator("token", "webhook_secret", "index_cache_dir", "update_store", mode="before")
+    @field_validator("token", "webhook_secret", "index_cache_dir", "update_store", "health_port", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

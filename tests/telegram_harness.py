@@ -26,9 +26,10 @@ from bot.telegram.library_holder import LibraryHolder
 from pydantic import SecretStr
 
 from bot.cli import service_config
+from bot.operations.instruments import Instruments
 from bot.retrieval.library import Library, LibrarySource
 from bot.telegram import service
-from bot.telegram.service import ServiceConfig, build_application
+from bot.telegram.service import ServiceConfig, build_application, start_instruments
 from bot.telegram.update_store import UpdateStore
 from conftest import CORPUS, DEFAULTS
 from fake_telegram import Call, FakeTelegram
@@ -42,10 +43,11 @@ QUESTION = "Why did Russia deploy border guards in Syunik?"
 
 
 class Running:
-    def __init__(self, tg: FakeTelegram, application: Application, holder: LibraryHolder):
+    def __init__(self, tg: FakeTelegram, application: Application, holder: LibraryHolder, instruments: Instruments):
         self.tg = tg
         self.application = application
         self.holder = holder
+        self.instruments = instruments  # the question log, metrics, health (closed when `serving` ends)
         self.receiver: service.Receiver | None = None
         self.stopped = False
 
@@ -68,7 +70,7 @@ class Running:
         if self.stopped:
             return 0
         self.stopped = True
-        return await service.stop(self.application, timeout, self.receiver)
+        return await service.stop(self.application, timeout, self.receiver, self.instruments.health)
 
 
 def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
@@ -78,6 +80,7 @@ def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
     values: dict[str, Any] = dict(
         token=SecretStr(tg.token), api_base_url=tg.base_url, example_questions=EXAMPLES,
         corpus=LibrarySource(CORPUS, DEFAULTS.max_file_bytes), update_store=None,
+        question_log=None,  # no log file in the working directory: a test that wants one passes its own path
     )
     values.update(overrides)
     return dataclasses.replace(service_config(DEFAULTS), **values)
@@ -96,14 +99,16 @@ async def serving(
     store when `store` names its file)."""
     config = config_for(tg, **overrides)
     holder = LibraryHolder(library, loader or config.corpus.load)
+    instruments = start_instruments(config)
     updates = await UpdateStore.open(store, service.bot_id(config.token)) if store is not None else None
-    application = build_application(config, holder, updates)
-    running = Running(tg, application, holder)
+    application = build_application(config, holder, instruments, updates)
+    running = Running(tg, application, holder, instruments)
     try:
-        running.receiver = await service.start(application, config, poll_timeout=1)
+        running.receiver = await service.start(application, config, instruments.health, poll_timeout=1)
         yield running
     finally:
         await running.stop()
+        instruments.close()  # after the bot: its last questions are written; the endpoint answers until here
 
 
 def reply_ids(tg: FakeTelegram, chat_id: int) -> list[int]:

@@ -295,7 +295,7 @@ async def _stall(library: Library, render: Render, questions: list[str], limit: 
     probe = asyncio.create_task(ticker())
     await started.wait()
     t0 = time.perf_counter()
-    with _CallTimer() as calls:
+    with LoopCallTimer() as calls:
         await asyncio.gather(*(chat() for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - t0
     done = True
@@ -307,16 +307,21 @@ async def _stall(library: Library, render: Render, questions: list[str], limit: 
             "answers_per_s": len(questions) / elapsed}
 
 
-class _CallTimer:
+class LoopCallTimer:
     """Times every callback the event loop runs (asyncio.Handle._run: task steps, timers, thread
-    results), without asyncio's debug mode and its costs; `longest` is the longest, in seconds."""
+    results), without asyncio's debug mode and its costs; `longest` is the longest, in seconds.
+    With `cpu=True` it also keeps each callback's CPU time in the loop's thread (`cpu_times`):
+    the work the callback did, without the time the OS gave other processes or another thread
+    held the GIL, which on a shared machine can be most of the wall time."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cpu: bool = False) -> None:
         self.longest = 0.0
+        self.cpu_times: list[float] | None = [] if cpu else None
         self._original = asyncio.events.Handle._run
 
-    def __enter__(self) -> _CallTimer:
-        original, clock, timer = self._original, time.perf_counter, self
+    def __enter__(self) -> LoopCallTimer:
+        original, clock, timer, cpu_times = self._original, time.perf_counter, self, self.cpu_times
+        thread_time = time.thread_time
 
         def timed(self: asyncio.events.Handle) -> None:  # replaces the method Handle._run, hence `self`
             t0 = clock()
@@ -325,7 +330,12 @@ class _CallTimer:
             if took > timer.longest:
                 timer.longest = took
 
-        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+        def timed_with_cpu(handle: asyncio.events.Handle) -> None:
+            c0 = thread_time()
+            timed(handle)
+            cpu_times.append(thread_time() - c0)
+
+        asyncio.events.Handle._run = timed if cpu_times is None else timed_with_cpu  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,10 +9,13 @@ Which update reaches which handler, and what a message or button press means, is
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import concurrent.futures
 import logging
 import time
 from collections.abc import Sequence
+from typing import TypeVar
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -20,20 +23,26 @@ from telegram.ext import Application, ContextTypes
 
 from bot.answers import Answer, answer_question
 from bot.corpus.articles import CorpusError
+from bot.operations.instruments import Instruments
+from bot.operations.question_log import DOWN, UP, Asked, QuestionLogError, VoteResult, outcome_of
+from bot.operations.statistics import DEFAULT_DAYS, read_statistics, report
 from bot.retrieval.library import Library
 from bot.telegram import messages as th
 from bot.telegram import routing
 from bot.telegram.access import AccessPolicy, RateLimit
 from bot.telegram.answer_threads import AnswerThreads
 from bot.telegram.library_holder import LibraryHolder
-from bot.telegram.routing import EmptyAsk, MoreQuotes, ShowPassage, UnknownCommand, question_text
+from bot.telegram.routing import EmptyAsk, MoreQuotes, Reason, ShowPassage, UnknownCommand, Vote, question_text
 from bot.telegram.sending import (
     ButtonPress,
     ErrorReporter,
     answer_inline,
     answer_inline_empty,
+    edit_html,
     answer_keyboard,
+    button_data,
     drop_more_button,
+    reason_keyboard,
     reply,
     send_html,
     while_typing,
@@ -47,6 +56,9 @@ LATE_AFTER = 3600.0  # seconds: a question older than this when its turn comes (
 # was down, and waited at Telegram or in the update store) gets a note that it came in while the bot was
 # down, not an answer out of the blue
 INLINE_MAX_RESULTS = 10
+FEEDBACK_WAIT = 2.0  # seconds a feedback press waits for the question log's verdict before thanking anyway
+MAX_STATS_DAYS = 3650
+T = TypeVar("T")
 
 
 class CorpusBot:
@@ -62,6 +74,7 @@ class CorpusBot:
         access: AccessPolicy,
         questions_per_minute: int,
         example_questions: Sequence[str] = (),
+        instruments: Instruments,
     ):
         self.holder = holder
         self.threads = threads  # answering runs there, off the event loop
@@ -77,6 +90,8 @@ class CorpusBot:
         self._overview: tuple[int, th.Overview] | None = None
         self._more_shown: collections.OrderedDict[tuple[int, int, int], None] = collections.OrderedDict()
         self.on_error = ErrorReporter()
+        self.metrics = instruments.metrics
+        self.question_log = instruments.question_log  # None: no log, no feedback buttons, no /stats
 
     def register(self, application: Application) -> None:
         routing.register(application, self)
@@ -92,7 +107,8 @@ class CorpusBot:
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update, context) or not await self._within_limit(update, context):
             return
-        await reply(update, context.bot, th.help_text(context.bot.username, await self._example_list()))
+        await reply(update, context.bot, th.help_text(context.bot.username, await self._example_list(),
+                                                      feedback=self.question_log is not None))
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update, context) or not await self._within_limit(update, context):
@@ -122,6 +138,28 @@ class CorpusBot:
         )
         await reply(update, context.bot, text)
 
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/stats [days]: the question log's figures, for admins."""
+        user = update.effective_user
+        if not self.access.is_admin(user.id if user else None):
+            if await self._admitted(update, context):
+                await reply(update, context.bot, th.escape(th.ADMINS_ONLY))
+            return
+        if self.question_log is None:
+            await reply(update, context.bot, th.escape(th.STATS_OFF))
+            return
+        days = next((int(a) for a in context.args or () if a.isdigit() and 0 < int(a) <= MAX_STATS_DAYS),
+                    DEFAULT_DAYS)
+        log_file = self.question_log
+        await asyncio.to_thread(log_file.flush, FEEDBACK_WAIT)  # include the latest questions if the log keeps up
+        try:
+            figures = await asyncio.to_thread(read_statistics, log_file.path, days=days)
+        except QuestionLogError as error:
+            await reply(update, context.bot, th.escape(th.STATS_UNREADABLE.format(reason=error)))
+            return
+        for text in th.stats_messages(report(figures), log_file.problem):
+            await reply(update, context.bot, text)
+
     # --- Messages ------------------------------------------------------------------------------
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -129,11 +167,17 @@ class CorpusBot:
         if message is None or (message.via_bot is not None and message.via_bot.id == context.bot.id):
             return  # an inline result of this bot, sent by a user: a quote, not a question
         original = message.reply_to_message
+        replying_to_bot = bool(original and original.from_user and original.from_user.id == context.bot.id)
+        asked_reason = routing.reason_asked_for(button_data(original)) if replying_to_bot and original else None
+        if asked_reason is not None and self.question_log is not None and (message.text or "").strip():
+            if await self._admitted(update, context):
+                await self._take_reason(context, message, original, asked_reason)
+            return
         decision = routing.route(
             message.text or message.caption or "",
             private=message.chat.type == ChatType.PRIVATE,
             bot_username=context.bot.username,
-            replying_to_bot=bool(original and original.from_user and original.from_user.id == context.bot.id),
+            replying_to_bot=replying_to_bot,
         )
         if decision is None or not await self._admitted(update, context):
             return
@@ -148,15 +192,17 @@ class CorpusBot:
                      age)
             await reply(update, context.bot, th.came_while_down(age))
         else:
+            self.metrics.questions.labels(message.chat.type).inc()
             await self._answer(context, message.chat.id, message.from_user.id if message.from_user else None,
-                               decision.text, message.message_id, offset=0)
+                               decision.text, message.message_id, offset=0, chat_type=message.chat.type)
 
     async def _answer(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int | None, question: str,
-        reply_to: int, *, offset: int,
+        reply_to: int, *, offset: int, chat_type: str | None = None,
     ) -> Answer | None:
         """Answer `question` in `chat_id`; `user_id` is counted against the per-user limit (None: counted
-        already)."""
+        already). A new question (offset 0) is counted, logged and gets the feedback buttons."""
+        started = time.monotonic()
         if user_id is not None:
             verdict = self.questions.check(user_id)
             if not verdict.allowed:
@@ -175,11 +221,30 @@ class CorpusBot:
         else:
             examples = await self._example_list() if not answer.terms else ()  # only "ask in words" needs them
             chunks = th.answer_messages(answer, first_number=offset + 1, examples=examples)
+        new_question = offset == 0
+        question_id = self.question_log.new_question_id() if self.question_log and new_question else None
         for index, chunk in enumerate(chunks):
-            more = answer.more and index == len(chunks) - 1
-            keyboard = answer_keyboard(chunk, next_offset=offset + len(answer.excerpts) if more else None)
+            last = index == len(chunks) - 1
+            keyboard = answer_keyboard(
+                chunk, next_offset=offset + len(answer.excerpts) if answer.more and last else None,
+                feedback=question_id if last and answer.terms else None,  # "ask in words" is not an answer
+            )
             await send_html(context.bot, chat_id, chunk.html, reply_to=reply_to, keyboard=keyboard)
+        if new_question:
+            self._answered(answer, question_id, chat_type, user_id, time.monotonic() - started)
         return answer
+
+    def _answered(self, answer: Answer, question_id: int | None, chat_type: str | None, user_id: int | None,
+                  latency: float) -> None:
+        """Count the answer and log it (the log only queues it: nothing here waits for the disk)."""
+        outcome = outcome_of(answer)
+        self.metrics.answers.labels(outcome).inc()
+        self.metrics.latency.observe(latency)
+        if self.question_log is not None and question_id is not None:
+            self.question_log.record(Asked(
+                question_id, time.time(), chat_type or "unknown", user_id, answer.question, outcome,
+                tuple(excerpt.passage.passage_id for excerpt in answer.excerpts), latency,
+            ))
 
     async def on_other_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A sticker, voice note, photo without caption... in a private chat: say what works."""
@@ -218,6 +283,10 @@ class CorpusBot:
                 await self._show_passage(context, press, message, button)
             elif isinstance(button, MoreQuotes):
                 await self._show_more(context, press, message, button)
+            elif isinstance(button, Vote) and self.question_log is not None:
+                await self._vote(context, press, message, button)
+            elif isinstance(button, Reason) and self.question_log is not None:
+                await self._reason_chosen(press, message, button)
             else:
                 await press.answer(th.BUTTON_EXPIRED, alert=True)
 
@@ -257,6 +326,55 @@ class CorpusBot:
             self._more_shown.popitem(last=False)
         await drop_more_button(message)
 
+    async def _vote(self, context: ContextTypes.DEFAULT_TYPE, press: ButtonPress, message: Message, button: Vote
+                    ) -> None:
+        """👍/👎: one vote per person per answer, changeable; in a private chat a 👎 asks what was wrong."""
+        assert self.question_log is not None
+        result = await self._logged(self.question_log.vote(button.question_id, press.query.from_user.id,
+                                                           UP if button.up else DOWN))
+        outcome = result.value if isinstance(result, VoteResult) else VoteResult.RECORDED.value  # queued
+        await press.answer(th.vote_note(outcome, button.up, days=self.question_log.keep_days))
+        if outcome not in (VoteResult.RECORDED.value, VoteResult.CHANGED.value):
+            return
+        self.metrics.feedback.labels("up" if button.up else "down").inc()
+        if not button.up and message.chat.type == ChatType.PRIVATE:
+            await send_html(context.bot, message.chat.id, th.escape(th.REASON_PROMPT), reply_to=message.message_id,
+                            keyboard=reason_keyboard(button.question_id))
+
+    async def _reason_chosen(self, press: ButtonPress, message: Message, button: Reason) -> None:
+        assert self.question_log is not None
+        if await self._logged(self.question_log.give_reason(button.question_id, press.query.from_user.id,
+                                                            button.text)) is False:
+            await press.answer(th.REASON_WITHOUT_VOTE, alert=True)
+            return
+        await press.answer()
+        await edit_html(message, th.reason_noted(button.text))
+
+    async def _take_reason(self, context: ContextTypes.DEFAULT_TYPE, message: Message, prompt: Message,
+                           question_id: int) -> None:
+        """A reply to "What was wrong?": the reason for the 👎, in the reader's words."""
+        assert self.question_log is not None
+        user_id = message.from_user.id if message.from_user else 0
+        if await self._logged(self.question_log.give_reason(question_id, user_id, message.text or "")) is False:
+            await send_html(context.bot, message.chat.id, th.escape(th.REASON_WITHOUT_VOTE),
+                            reply_to=message.message_id)
+            return
+        await edit_html(prompt, th.reason_noted(" ".join((message.text or "").split())))
+
+    @staticmethod
+    async def _logged(work: concurrent.futures.Future[T]) -> T | None:
+        """What the question log says of a vote or reason, or None if it cannot say within FEEDBACK_WAIT
+        (the database is slow or failing: the entry stays queued and is written when it can be)."""
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(work), FEEDBACK_WAIT)
+        except TimeoutError:
+            return None
+        except asyncio.CancelledError:  # the log dropped the entry (stopping, or too much waiting)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # this handler itself is being cancelled
+                raise
+            return None
+
     # --- Inline mode ---------------------------------------------------------------------------
 
     async def on_inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -273,6 +391,7 @@ class CorpusBot:
         if not self.inline_queries.check(query.from_user.id).allowed:
             await answer_inline_empty(query)
             return
+        self.metrics.inline_queries.inc()
         library = self.holder.library
         limit = min(INLINE_MAX_RESULTS, max(self.top_k, INLINE_RESULTS))
         answer = await self.threads.run(answer_question, library, text, limit=limit, min_match=self.min_match)

@@ -31,6 +31,12 @@ class LibraryHolder:
         self._loader = loader
         self._lock = asyncio.Lock()  # one reload at a time
         self.generation = 0  # bumped on every swap, for caches derived from the library
+        self._watchers: list[Callable[[Library], None]] = []
+
+    def watch(self, callback: Callable[[Library], None]) -> None:
+        """Call `callback(library)` now and after every swap (the index metrics follow it so)."""
+        self._watchers.append(callback)
+        callback(self._library)
 
     @property
     def library(self) -> Library:
@@ -46,4 +52,6 @@ class LibraryHolder:
             library, problems = await asyncio.to_thread(self._loader)
             previous, self._library = self._library, library
             self.generation += 1
+            for callback in self._watchers:
+                callback(library)
             return Reloaded(library, previous, problems)

@@ -74,6 +74,20 @@ CAME_WHILE_DOWN = (
 INLINE_NOTHING = "Nothing in my articles on that"
 INLINE_HELP = "Type a question after my name"
 DEFAULT_EXAMPLE = "Who met in Moscow?"  # when the corpus answers none of the configured examples
+VOTE_NOTED = "Thanks! Noted: {vote}"
+VOTE_CHANGED = "Changed to {vote}. Thanks!"
+VOTE_SAME = "You gave this answer {vote} already."
+VOTE_TOO_OLD = "This answer is older than {days} days and no longer kept, so feedback on it can't be recorded."
+REASON_PROMPT = "Thanks for the 👎. What was wrong? Pick one, or reply to this message with a line of your own."
+REASON_NOTED = "Thanks, noted: {reason}."
+REASON_WITHOUT_VOTE = "I have no 👎 from you on that answer to add this to."
+STATS_OFF = "The question log is off (BOT_LOG_QUESTIONS=false), so I have no statistics."
+STATS_UNREADABLE = "I can't read the question log: {reason}"
+STATS_LOG_PROBLEM = "Note: the question log cannot be written right now: {problem}"
+UP_BUTTON, DOWN_BUTTON = "👍", "👎"
+
+
+SOURCES_LISTED = 50  # /sources lists this many articles, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,9 +459,11 @@ def start_text(view: Overview, examples: Sequence[str], bot_username: str | None
     return "\n".join(lines)
 
 
-def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
+def help_text(bot_username: str | None, examples: Sequence[str], *, feedback: bool = False) -> str:
     name = f"@{escape(bot_username)}" if bot_username else "the bot"
     example = escape(short(examples[0], EXAMPLE_CHARS) if examples else DEFAULT_EXAMPLE)
+    votes = (f" {UP_BUTTON} and {DOWN_BUTTON} tell the people who run me whether an answer helped (after a "
+             f"{DOWN_BUTTON} you may say what was wrong).") if feedback else ""
     return "\n".join(
         [
             "<b>How to ask</b>",
@@ -462,7 +478,7 @@ def help_text(bot_username: str | None, examples: Sequence[str]) -> str:
             "",
             "Each answer quotes the articles word for word, with the question's words in <b>bold</b> and "
             "a numbered citation linking to the article. Under an answer, <b>More quotes</b> shows further "
-            "quotes and <b>Passage n</b> shows the whole passage of quote n.",
+            "quotes and <b>Passage n</b> shows the whole passage of quote n." + votes,
             "",
             "/sources lists the articles; /start says what I know.",
         ]
@@ -504,10 +520,41 @@ def reload_failed(reason: str, articles: int) -> str:
     return text
 
 
+# --- Feedback and statistics -------------------------------------------------------------------
+
+
+def vote_note(outcome: str, up: bool, *, days: int) -> str:
+    """The notice a 👍/👎 press gets (`outcome`: a `bot.operations.question_log.VoteResult` value)."""
+    vote = UP_BUTTON if up else DOWN_BUTTON
+    if outcome == "changed":
+        return VOTE_CHANGED.format(vote=vote)
+    if outcome == "unchanged":
+        return VOTE_SAME.format(vote=vote)
+    if outcome == "unknown":
+        return VOTE_TOO_OLD.format(days=days)
+    return VOTE_NOTED.format(vote=vote)
+
+
+def reason_noted(reason: str) -> str:
+    return escape(REASON_NOTED.format(reason=short(reason, 300)))
+
+
+def stats_messages(sections: Sequence[str], log_problem: str | None = None) -> list[str]:
+    """The statistics report (plain-text sections, `bot.operations.statistics.report`) as preformatted
+    blocks, in as few messages as fit."""
+    def preformatted(text: str) -> str:
+        return f"<pre>{escape(text)}</pre>"
+
+    blocks = [preformatted(piece) for section in sections for piece in split_text(section, MAX_MESSAGE, preformatted)]
+    if log_problem:
+        blocks.append(f"<i>{escape(STATS_LOG_PROBLEM.format(problem=short(log_problem, 500)))}</i>")
+    return pack(blocks)
+
+
 # --- Plain-text fallback -----------------------------------------------------------------------
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
-_TAG = re.compile(r"</?(b|i|blockquote|blockquote expandable)>")
+_TAG = re.compile(r"</?(b|i|pre|blockquote|blockquote expandable)>")
 
 
 def plain_text(message_html: str) -> str:

@@ -7,7 +7,8 @@ Messages (`route`):
   other bots, is ignored;
 - inline mode: `@thisbot question` in any chat offers the top excerpts as results.
 
-Buttons carry ids, never state: `<kind>:<value>` (`ShowPassage`, `MoreQuotes`; `parse_button`
+Buttons carry ids, never state: `<kind>:<value>` (`ShowPassage`, `MoreQuotes`, and the feedback
+buttons `Vote` and `Reason`, which carry the answer's random id in the question log; `parse_button`
 reads them back), so they keep working after a restart. `register` installs the handlers in the one order that works
 (see there). Plain values and functions except `register`: the rules are tested without Telegram.
 """
@@ -21,7 +22,9 @@ from typing import Any, ClassVar, Protocol
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, InlineQueryHandler, MessageHandler, filters
 
-COMMANDS = (  # the command menu Telegram shows (setMyCommands); /reload is for admins and not listed
+from bot.operations.question_log import FEEDBACK_REASONS, MAX_QUESTION_ID
+
+COMMANDS = (  # the command menu Telegram shows (setMyCommands); /reload and /stats are for admins, not listed
     ("start", "What I know, with example questions"),
     ("help", "How to ask, in private and in groups"),
     ("sources", "The articles I quote from"),
@@ -120,7 +123,37 @@ class MoreQuotes:
         return f"{self.KIND}:{self.offset}"
 
 
-Button = ShowPassage | MoreQuotes
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """👍 (`up`) or 👎 on the answer logged as `question_id` in the question log."""
+
+    question_id: int
+    up: bool
+    KIND: ClassVar[str] = "fb"
+
+    @property
+    def data(self) -> str:
+        return f"{self.KIND}:{self.question_id}:{'u' if self.up else 'd'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """After a 👎: what was wrong with the answer logged as `question_id`, one of FEEDBACK_REASONS."""
+
+    question_id: int
+    index: int
+    KIND: ClassVar[str] = "fr"
+
+    @property
+    def data(self) -> str:
+        return f"{self.KIND}:{self.question_id}:{self.index}"
+
+    @property
+    def text(self) -> str:
+        return FEEDBACK_REASONS[self.index]
+
+
+Button = ShowPassage | MoreQuotes | Vote | Reason
 
 
 def parse_button(data: str | None) -> Button | None:
@@ -132,6 +165,23 @@ def parse_button(data: str | None) -> Button | None:
     # isascii: isdigit() also passes "²" and other digits int() refuses
     if kind == MoreQuotes.KIND and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_MORE_OFFSET:
         return MoreQuotes(int(value))
+    question, _, choice = value.partition(":")
+    if not (question.isascii() and question.isdigit() and 0 < int(question) < MAX_QUESTION_ID):
+        return None
+    if kind == Vote.KIND and choice in ("u", "d"):
+        return Vote(int(question), choice == "u")
+    if kind == Reason.KIND and choice.isascii() and choice.isdigit() and int(choice) < len(FEEDBACK_REASONS):
+        return Reason(int(question), int(choice))
+    return None
+
+
+def reason_asked_for(keyboard_data: list[str]) -> int | None:
+    """The question id whose 👎 a message's buttons ask the reason for (its `Reason` buttons), if any:
+    a reply to that message is the reason in the reader's words."""
+    for data in keyboard_data:
+        button = parse_button(data)
+        if isinstance(button, Reason):
+            return button.question_id
     return None
 
 
@@ -147,6 +197,7 @@ class Handlers(Protocol):
     help: Callback
     sources: Callback
     reload: Callback
+    stats: Callback
     on_message: Callback
     on_other_message: Callback
     on_edited_message: Callback
@@ -159,8 +210,8 @@ def register(application: Application, handlers: Handlers) -> None:
     """Install the handlers. PTB runs the first handler (of group 0) whose filter matches, so the
     order is part of the routing:
 
-    1. the commands with their own handler, before the text handler (which would take
-       "/start" for an unknown command);
+    1. the commands with their own handler (/reload and /stats are for admins), before the text
+       handler (which would take "/start" for an unknown command);
     2. text and captions: questions, /ask and other commands (`route`);
     3. anything else in a private chat (a sticker, a voice note): after 2, so it only
        gets what has no text;
@@ -171,6 +222,7 @@ def register(application: Application, handlers: Handlers) -> None:
     application.add_handler(CommandHandler("help", handlers.help, filters=message))
     application.add_handler(CommandHandler("sources", handlers.sources, filters=message))
     application.add_handler(CommandHandler("reload", handlers.reload, filters=message))
+    application.add_handler(CommandHandler("stats", handlers.stats, filters=message))
     application.add_handler(MessageHandler(message & (filters.TEXT | filters.CAPTION), handlers.on_message))
     application.add_handler(MessageHandler(message & filters.ChatType.PRIVATE, handlers.on_other_message))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, handlers.on_edited_message))

@@ -34,7 +34,8 @@ from telegram.ext import ContextTypes
 from bot.answers import Answer
 from bot.retrieval.library import passage_key
 from bot.telegram import messages as th
-from bot.telegram.routing import MoreQuotes, ShowPassage, parse_button
+from bot.operations.question_log import FEEDBACK_REASONS
+from bot.telegram.routing import MoreQuotes, Reason, ShowPassage, Vote, parse_button
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,6 +100,14 @@ async def send_html(
     return None
 
 
+async def edit_html(message: Message, text: str) -> None:
+    """Replace the text of one of the bot's messages (HTML) and take its buttons off."""
+    try:
+        await message.edit_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, reply_markup=None)
+    except TelegramError as error:  # deleted meanwhile, or too old to edit: the notice is not worth more
+        log.debug("could not edit message %s: %s", message.message_id, error)
+
+
 async def reply(update: Update, bot: Bot, text: str) -> None:
     """Send `text` (HTML) in the update's chat, replying to its message."""
     message = update.effective_message
@@ -128,8 +137,10 @@ async def while_typing(bot: Bot, chat_id: int, work: Awaitable[T]) -> T:
 # --- Buttons -------------------------------------------------------------------------------------
 
 
-def answer_keyboard(chunk: th.Chunk, *, next_offset: int | None) -> InlineKeyboardMarkup | None:
-    """Under an answer: "Passage n" for each excerpt in this message, and "More quotes" on the last."""
+def answer_keyboard(chunk: th.Chunk, *, next_offset: int | None, feedback: int | None = None
+                    ) -> InlineKeyboardMarkup | None:
+    """Under an answer: "Passage n" for each excerpt in this message, "More quotes" on the last, and
+    👍 👎 under the last message of an answer logged as question `feedback`."""
     passages = [
         InlineKeyboardButton(f"Passage {number}", callback_data=ShowPassage(passage_key(excerpt.passage.passage_id)).data)
         for number, excerpt in chunk.excerpts
@@ -138,7 +149,26 @@ def answer_keyboard(chunk: th.Chunk, *, next_offset: int | None) -> InlineKeyboa
                                                                                   PASSAGE_BUTTONS_PER_ROW)]
     if next_offset is not None:
         rows.append([InlineKeyboardButton("More quotes", callback_data=MoreQuotes(next_offset).data)])
+    if feedback is not None:
+        rows.append([InlineKeyboardButton(th.UP_BUTTON, callback_data=Vote(feedback, up=True).data),
+                     InlineKeyboardButton(th.DOWN_BUTTON, callback_data=Vote(feedback, up=False).data)])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def reason_keyboard(question_id: int) -> InlineKeyboardMarkup:
+    """Under "What was wrong?" after a 👎: one button for each ready-made reason."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(text.capitalize(), callback_data=Reason(question_id, index).data)
+        for index, text in enumerate(FEEDBACK_REASONS)
+    ]])
+
+
+def button_data(message: Message) -> list[str]:
+    """The callback data of the buttons under a message."""
+    markup = message.reply_markup
+    if markup is None:
+        return []
+    return [b.callback_data for row in markup.inline_keyboard for b in row if isinstance(b.callback_data, str)]
 
 
 async def drop_more_button(message: Message) -> None:

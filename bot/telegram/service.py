@@ -10,7 +10,8 @@ Exit statuses, for a service manager (README, Deploy):
   0  stopped by SIGTERM/SIGINT;
   1  the Bot API could not be used (unreachable, 5xx, not JSON...): worth restarting;
   2  a setting to fix: no token, a token Telegram rejects (at start or later), a base URL that is
-     no Bot API server, a webhook address the bot cannot listen on, an unusable update store.
+     no Bot API server, a webhook or health address the bot cannot listen on, an unusable update
+     store (a port in use is 1: another instance may be stopping).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from pydantic import SecretStr
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
-from telegram.request import HTTPXRequest
 
 from bot.corpus.articles import CorpusError
+from bot.operations.health import STALL_AFTER, Health
+from bot.operations.instruments import Instruments
 from bot.retrieval.library import LibrarySource
 from bot.telegram.access import AccessPolicy
 from bot.telegram.answer_threads import AnswerThreads, settle_for_serving
+from bot.telegram.api_requests import WatchedRequest
 from bot.telegram.connection import connection_problem
 from bot.telegram.flood_control import FloodControl
 from bot.telegram.handlers import CorpusBot
@@ -54,6 +57,7 @@ BOOTSTRAP_RETRIES = 3  # connection attempts at start before giving up (exit 1: 
 BOOTSTRAP_INTERVAL = 1.0  # seconds between them
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
 REQUEST_TIMEOUT = 15.0  # seconds to wait for the Bot API's answer to a request (not getUpdates)
+HEARTBEAT_EVERY = 1.0  # seconds between two signs of life from the event loop (for /healthz)
 REDACTED = "[REDACTED]"
 
 EXIT_STOPPED, EXIT_RETRY, EXIT_FIX_SETTINGS = 0, 1, 2
@@ -117,7 +121,12 @@ class ServiceConfig:
     startup_progress: Callable[[int, int], None] | None  # not a setting: a terminal's bar for indexing at start
     update_store: Path | None  # SQLite file of received updates; None: kept in memory only
     stop_timeout: float  # seconds after SIGTERM to finish what is being answered
+    question_log: Path | None  # the question log's SQLite file; None: no log, no feedback buttons, no /stats
+    log_days: int
+    health_listen: str
+    health_port: int | None  # None: no health endpoint; 0: any free port (tests)
     request_timeout: float = REQUEST_TIMEOUT  # not a setting: the tests shorten it
+    health_stall_after: float = STALL_AFTER  # not a setting: seconds without a long poll answered before 503
 
 
 # --- Keeping secrets out of logs --------------------------------------------------------------
@@ -326,31 +335,30 @@ class TokenWatch:
         self.rejected.set_result(Rejection(status, method))
 
 
-class WatchedRequest(HTTPXRequest):
-    """PTB's HTTP client, reporting 401 and 404 answers to a TokenWatch (PTB would only stop
-    polling and stay up, answering nothing)."""
-
-    def __init__(self, watch: TokenWatch, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._watch = watch
-
-    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        status, payload = await super().do_request(url, method, *args, **kwargs)
-        if status in (401, 404):
-            self._watch.seen(status, url)
-        return status, payload
+def start_instruments(config: ServiceConfig) -> Instruments:
+    """The question log, metrics, health state and endpoint of a bot run with `config`: started
+    before the index is loaded (`build_application` tells them when it is). Raises OSError when
+    the health endpoint cannot listen."""
+    return Instruments.start(
+        question_log=config.question_log, log_days=config.log_days, health_listen=config.health_listen,
+        health_port=config.health_port, stall_after=config.health_stall_after,
+    )
 
 
 def build_application(
-    config: ServiceConfig, holder: LibraryHolder, store: UpdateStore | None = None, watch: TokenWatch | None = None
+    config: ServiceConfig, holder: LibraryHolder, instruments: Instruments, store: UpdateStore | None = None,
+    watch: TokenWatch | None = None,
 ) -> Application:
     """The PTB Application with all handlers, per-chat ordering, Telegram's flood limits kept per
-    chat, and (with a store) every update kept on disk until handled."""
+    chat, and (with a store) every update kept on disk until handled. `instruments`
+    (`start_instruments`) are the caller's to close once the Application has stopped."""
     if not config.token:
         raise ValueError("a token is required")
     base = config.api_base_url.rstrip("/")
     watch = watch or TokenWatch()
     threads = AnswerThreads()
+    metrics, health = instruments.metrics, instruments.health
+    holder.watch(lambda library: instruments.index_loaded(len(library.documents), len(library.passages)))
     corpus_bot = CorpusBot(
         holder,
         threads=threads,
@@ -359,7 +367,14 @@ def build_application(
         access=AccessPolicy(config.allowed_chat_ids, config.allowed_user_ids, config.admin_ids),
         questions_per_minute=config.user_questions_per_minute,
         example_questions=config.example_questions,
+        instruments=instruments,
     )
+    heartbeat: list[asyncio.Task] = []
+
+    async def beat() -> None:  # /healthz says 503 if the event loop stops turning
+        while True:
+            health.loop_beat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
 
     following: list[asyncio.Task[None]] = []  # the feed-following task, while the bot runs
 
@@ -372,11 +387,14 @@ def build_application(
         library = holder.library
         log.info("serving as @%s: %d articles, %d passages", me.username, len(library.documents),
                  len(library.passages))
+        heartbeat.append(asyncio.get_running_loop().create_task(beat(), name="health heartbeat"))
         if config.feeds is not None:
             # Not application.create_task: the Application waits for those when it stops, and this never ends.
             following.append(asyncio.create_task(_follow_feeds(config.feeds, config.feed_interval, holder)))
 
     async def post_stop(application: Application) -> None:
+        for task in heartbeat:
+            task.cancel()
         if config.feeds is not None:
             config.feeds.stop()
         for task in following:
@@ -392,10 +410,15 @@ def build_application(
         .token(config.token.get_secret_value())
         .base_url(lambda token: f"{base}/bot{token}")
         .base_file_url(lambda token: f"{base}/file/bot{token}")
-        .request(WatchedRequest(watch, connection_pool_size=256, connect_timeout=10,
-                                read_timeout=config.request_timeout, write_timeout=config.request_timeout,
-                                pool_timeout=10))
-        .get_updates_request(WatchedRequest(watch, connection_pool_size=1))
+        # PTB's own request objects, watched: send errors by kind (metrics), long polls answered (health),
+        # a token or address refused while serving (stops the service)
+        .request(WatchedRequest(
+            on_error=lambda kind: metrics.send_errors.labels(kind).inc(), on_rejected=watch.seen,
+            connection_pool_size=256, connect_timeout=10, read_timeout=config.request_timeout,
+            write_timeout=config.request_timeout, pool_timeout=10,
+        ))
+        .get_updates_request(WatchedRequest(on_answer=health.updates_polled, on_rejected=watch.seen,
+                                            connection_pool_size=1))
         .concurrent_updates(ChatOrderedProcessor(store))
         .rate_limiter(FloodControl())
         .post_init(post_init)
@@ -475,10 +498,11 @@ async def _retrying(call: Callable[[], Awaitable[Any]], what: str) -> None:
             await asyncio.sleep(BOOTSTRAP_INTERVAL)
 
 
-async def start(application: Application, config: ServiceConfig, *, poll_interval: float = 0.0,
-                poll_timeout: float = POLL_TIMEOUT) -> Receiver:
+async def start(application: Application, config: ServiceConfig, health: Health | None = None, *,
+                poll_interval: float = 0.0, poll_timeout: float = POLL_TIMEOUT) -> Receiver:
     """Connect (getMe, retried BOOTSTRAP_RETRIES times on network faults), set the command menu,
-    handle the updates an earlier run left pending, then receive updates.
+    handle the updates an earlier run left pending, then receive updates. `health` is told how
+    they come once they do (until then /healthz says the bot is starting).
 
     Raises InvalidToken (401/404), TelegramError or OSError (cannot listen) when the bot cannot start."""
     await _retrying(application.initialize, "reach the Bot API")
@@ -496,6 +520,8 @@ async def start(application: Application, config: ServiceConfig, *, poll_interva
         server = WebhookServer(config.webhook_listen, config.webhook_port, urlsplit(config.webhook_url).path,
                                secret, application.update_queue, application.bot)
         server.start()
+        if health is not None:
+            health.webhook(lambda: server.serving)
         return server
     log.info("receiving updates by long polling from %s", config.api_base_url.rstrip("/"))
     updater = application.updater
@@ -506,6 +532,8 @@ async def start(application: Application, config: ServiceConfig, *, poll_interva
         # as Application.run_polling does: polling errors go to the bot's error handler
         error_callback=lambda error: application.create_task(application.process_error(None, error)),
     )
+    if health is not None:
+        health.polling()
     return _Polling(application)
 
 
@@ -526,9 +554,13 @@ async def _handle_pending(application: Application) -> None:
         await queue.put(update)
 
 
-async def stop(application: Application, timeout: float, receiver: Receiver | None = None) -> int:
+async def stop(application: Application, timeout: float, receiver: Receiver | None = None,
+               health: Health | None = None) -> int:
     """Stop receiving, give the updates being handled `timeout` seconds to finish, cancel the rest
-    (they stay pending in the store, for the next start), and shut down. Returns how many were cut short."""
+    (they stay pending in the store, for the next start), and shut down. Returns how many were cut short.
+    `health` says "stopping" from the start (the endpoint itself answers until the instruments close)."""
+    if health is not None:
+        health.stopping()
     await (receiver or _Polling(application)).stop()
     cut_short = 0
     if application.running:
@@ -639,6 +671,16 @@ def run(config: ServiceConfig) -> int:
     problem = config_problem(config)
     if problem:
         return fail(EXIT_FIX_SETTINGS, problem)
+    try:
+        # before the corpus is loaded: during a long first start /healthz says so (503), not "refused"
+        instruments = start_instruments(config)
+    except OSError as error:
+        where = f"{config.health_listen}:{config.health_port}"
+        if error.errno == errno.EADDRINUSE:
+            return fail(EXIT_RETRY, f"the health endpoint cannot listen on {where}: the port is in use "
+                                    "(another instance?)")
+        return fail(EXIT_FIX_SETTINGS, f"the health endpoint cannot listen on {where}: {error.strerror or error}; "
+                                       "check BOT_HEALTH_LISTEN and BOT_HEALTH_PORT")
     signals = _Signals()
     signals.catch_reload_early()
     try:
@@ -648,7 +690,7 @@ def run(config: ServiceConfig) -> int:
             log.warning("corpus: %s", corpus_problem)
         holder = LibraryHolder(library, config.corpus.load)
         settle_for_serving()
-        return asyncio.run(_serve(config, holder, signals, server, fail))
+        return asyncio.run(_serve(config, holder, instruments, signals, server, fail))
     except KeyboardInterrupt:
         return EXIT_STOPPED
     except Exception:  # a bug: report it through the filtered log, not Python's raw traceback
@@ -656,10 +698,11 @@ def run(config: ServiceConfig) -> int:
         return EXIT_RETRY
     finally:
         signals.restore()
+        instruments.close()  # after the bot: its last questions are written; the endpoint answers until here
 
 
-async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals, server: str,
-                 fail: Callable[[int, str], int]) -> int:
+async def _serve(config: ServiceConfig, holder: LibraryHolder, instruments: Instruments, signals: _Signals,
+                 server: str, fail: Callable[[int, str], int]) -> int:
     assert config.token is not None
     store = None
     if config.update_store is not None:
@@ -670,7 +713,7 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
     loop = asyncio.get_running_loop()
     watch = TokenWatch(rejected=loop.create_future())
     try:
-        application = build_application(config, holder, store, watch)
+        application = build_application(config, holder, instruments, store, watch)
     except BaseException:
         if store is not None:
             await store.close()
@@ -683,7 +726,8 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
             signals.reload_requested = True
 
     stop_requested = signals.serve(loop, reload)
-    starting = asyncio.ensure_future(start(application, config))
+    health = instruments.health
+    starting = asyncio.ensure_future(start(application, config, health))
     try:
         await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():  # SIGTERM during start-up
@@ -714,13 +758,13 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, signals: _Signals
     await asyncio.wait({stop_requested, watch.rejected}, return_when=asyncio.FIRST_COMPLETED)
     if watch.rejected.done():
         rejection = watch.rejected.result()
-        await stop(application, 0, receiver)
+        await stop(application, 0, receiver, health)
         when = f" to {rejection.method} while running"
         if rejection.status == 401:
             return fail(EXIT_FIX_SETTINGS, TOKEN_REJECTED.format(server=server, when=when))
         return fail(EXIT_FIX_SETTINGS, NOT_FOUND.format(server=server, when=when))
     log.info("%s received: stopping", stop_requested.result())
-    await stop(application, config.stop_timeout, receiver)
+    await stop(application, config.stop_timeout, receiver, health)
     log.info("stopped")
     return EXIT_STOPPED
 

@@ -37,6 +37,11 @@ class WebhookServer:
         self._server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY, idle_connection_timeout=60)
         self._listening = False
 
+    @property
+    def serving(self) -> bool:
+        """Whether it listens (from `start` to `stop`); /healthz asks."""
+        return self._listening
+
     def start(self) -> None:
         """Listen; raises OSError when the address cannot be used."""
         self._server.listen(self.port, address=self.listen)
