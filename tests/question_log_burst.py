@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         dash = "–"
         print(f"| {MODES[(f.log, bool(f.presses))]} | {f.answered} | {f.rows if f.log else dash} | "
               f"{f.presses if f.log else dash} | {f.votes if f.log else dash} | {f.reasons if f.log else dash} | "
-              f"{f'{f.log_calls}, {f.log_call_longest_us:.0f} µs' if f.log else dash} | {f.callbacks:,} | {f.longest_call_ms:.1f} ms; {f.longest_cpu_ms:.1f} ms | {f.cpu_p999_ms:.2f} ms | "
+              f"{f'{f.log_calls}, {f.log_call_longest_us:.0f} µs' if f.log else dash} | {f.callbacks:,} | "
+              f"{f.longest_call_ms:.1f} ms; {f.longest_cpu_ms:.1f} ms | {f.cpu_p999_ms:.2f} ms | "
               f"{f.late_worst_ms:.1f} ({f.late_p99_ms:.1f}) ms | {f.seconds:.2f} s |")
     for mode, name in MODES.items():
         chosen = [f for f in results if (f.log, bool(f.presses)) == mode]

@@ -21,7 +21,17 @@ import pytest
 from bot.answers import Answer
 from bot.operations import question_log as ql
 from bot.operations.question_log import (
-    ANSWERED, DOWN, HEDGED, REFUSED, UP, Asked, QuestionLog, VoteResult, inspect, outcome_of, salt_path,
+    ANSWERED,
+    DOWN,
+    HEDGED,
+    REFUSED,
+    UP,
+    Asked,
+    QuestionLog,
+    VoteResult,
+    inspect,
+    outcome_of,
+    salt_path,
 )
 
 USER = 987654321

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_bot
 
 from bot.evaluation import QuestionFileError, read_cases
 from bot.operations.feedback_export import export_feedback
 from bot.operations.question_log import ANSWERED, DOWN, REFUSED, UP, Asked, QuestionLog
 from bot.operations.statistics import read_statistics, report
-from conftest import run_bot
 
 NOW = time.mktime((2026, 5, 20, 12, 0, 0, 0, 0, 0)) - time.timezone  # noon UTC
 DAY = 86400
@@ -75,7 +75,8 @@ def test_the_figures_an_operator_asks_for(log_file):
                                                                    ("What is the euro rate?", 1)]
     text = "\n\n".join(report(stats))
     for shown in ("14 questions", "answered 79% (11)", "refused 21% (3)", "👍 1", "👎 3", "median 40 ms",
-                  "p95 1,000 ms", "2026-05-18", "10×  Who met in Moscow?", "Why did Russia deploy border guards? (wrong quote)"):
+                  "p95 1,000 ms", "2026-05-18", "10×  Who met in Moscow?",
+                  "Why did Russia deploy border guards? (wrong quote)"):
         assert shown in text, shown
 
 

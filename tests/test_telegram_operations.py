@@ -360,3 +360,15 @@ async def test_a_burst_of_200_questions_from_50_people_with_presses_loses_no_row
     assert (figures.rows, figures.votes, figures.reasons) == (200, 200, 100)
     per_person = rows(db, "SELECT user_hash, COUNT(*) AS n FROM question_log GROUP BY user_hash")
     assert len(per_person) == 50 and {r["n"] for r in per_person} == {4}
+
+
+def test_the_log_and_health_settings_reach_the_service(tmp_path):
+    from bot.cli import service_config
+    from conftest import DEFAULTS
+
+    on = service_config(DEFAULTS.model_copy(update={"log_db": tmp_path / "q.sqlite3", "log_days": 7,
+                                                    "health_port": 9108, "health_listen": "0.0.0.0"}))
+    assert (on.question_log, on.log_days, on.health_port, on.health_listen) == (tmp_path / "q.sqlite3", 7, 9108,
+                                                                                  "0.0.0.0")
+    assert service_config(DEFAULTS).question_log == DEFAULTS.log_db and service_config(DEFAULTS).health_port is None
+    assert service_config(DEFAULTS.model_copy(update={"log_questions": False})).question_log is None

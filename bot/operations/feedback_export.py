@@ -19,8 +19,22 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from bot.operations.question_log import DOWN, QuestionLogError, open_for_reading, question_key
+
+
+class ReviewLine(TypedDict):
+    """One line of the exported file: what `eval` reads, and what helps a person fill in `answers`."""
+
+    question: str
+    answers: list[str]  # empty: for a person to fill in
+    outcome: str  # the latest: answered, hedged or refused
+    asked: int
+    refused: int
+    disliked: int
+    reasons: list[str]
+    quoted: list[str]  # the passages quoted the last time
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +86,7 @@ def _questions_in(path: Path) -> set[str]:
     return known
 
 
-def _disliked_and_refused(db: sqlite3.Connection, since: float) -> list[dict]:
+def _disliked_and_refused(db: sqlite3.Connection, since: float) -> list[ReviewLine]:
     """One entry per distinct question (folded), most disliked first, then most refused."""
     try:
         rows = db.execute(
@@ -95,7 +109,7 @@ def _disliked_and_refused(db: sqlite3.Connection, since: float) -> list[dict]:
         ).fetchall()
     except sqlite3.Error as error:
         raise QuestionLogError(f"cannot read the question log: {error}") from None
-    entries = []
+    entries: list[ReviewLine] = []
     for question, outcome, asked, refused, disliked, reasons, passage_ids in rows:
         entries.append({
             "question": question,

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from prometheus_client import make_wsgi_app
 
@@ -100,7 +101,8 @@ class HealthServer:
 
     def __init__(self, listen: str, port: int, health: Health, metrics: BotMetrics):
         self.health = health
-        self._metrics_app = make_wsgi_app(metrics.registry)
+        self._listen = listen
+        self._metrics_app: WSGIApplication = make_wsgi_app(metrics.registry)
         self._server = make_server(listen, port, self._app, server_class=_Server, handler_class=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="health-server", daemon=True)
 
@@ -110,8 +112,7 @@ class HealthServer:
 
     @property
     def url(self) -> str:
-        host = self._server.server_address[0]
-        return f"http://{host}:{self.port}"
+        return f"http://{self._listen}:{self.port}"
 
     def start(self) -> HealthServer:
         self._thread.start()
@@ -123,7 +124,7 @@ class HealthServer:
             self._thread.join()
         self._server.server_close()
 
-    def _app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             return self._metrics_app(environ, start_response)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import enum
 import errno
 import hashlib
@@ -33,7 +34,6 @@ import json
 import logging
 import os
 import queue
-import re
 import secrets
 import sqlite3
 import threading
@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.answers import Answer
 
@@ -148,7 +149,7 @@ class _Reason:
     reason: str
 
 
-_Job = tuple[Asked | _Vote | _Reason, concurrent.futures.Future | None]
+_Job = tuple[Asked | _Vote | _Reason, concurrent.futures.Future[Any] | None]
 
 
 def describe(error: BaseException) -> str:
@@ -185,9 +186,13 @@ def _read_or_make_salt(path: Path) -> bytes:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        salt = bytes.fromhex(path.read_text(encoding="ascii").strip() or "00")
+        try:
+            salt = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            salt = b""
         if len(salt) < 16:
-            raise OSError(errno.EINVAL, "the salt file is too short; delete it to make a new one", str(path))
+            raise OSError(errno.EINVAL, "the salt file is not one this bot wrote; delete it to make a new one "
+                          "(the hashes of earlier questions then no longer match their askers)", str(path)) from None
         return salt
     salt = secrets.token_bytes(SALT_BYTES)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
@@ -276,7 +281,7 @@ class QuestionLog:
             log.warning("question log %s: %d entries could not be written before stopping: %s",
                         self.path, self.pending, self.problem or "the writer did not finish in time")
 
-    def _put(self, item: Asked | _Vote | _Reason, future: concurrent.futures.Future | None) -> None:
+    def _put(self, item: Asked | _Vote | _Reason, future: concurrent.futures.Future[Any] | None) -> None:
         if self._closing:
             if future is not None:
                 future.cancel()
@@ -367,12 +372,10 @@ class QuestionLog:
             recovered, self.problem = self.problem, None
             if batch:
                 self._finished(batch[-1][0])
-            for (_, (_, future)), result in zip(batch, results):
+            for (_, (_, future)), result in zip(batch, results, strict=True):
                 if future is not None and not future.done():
-                    try:
+                    with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled meanwhile: nobody waits
                         future.set_result(result)
-                    except concurrent.futures.InvalidStateError:  # cancelled meanwhile: nobody waits
-                        pass
             if recovered is not None:
                 log.warning("question log %s works again (%d entries kept meanwhile are written)",
                             self.path, len(batch))

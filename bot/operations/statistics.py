@@ -8,9 +8,9 @@ on a busy bot's log costs the event loop nothing but the report's text.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +74,8 @@ def _read(db: sqlite3.Connection, since: float, days: int, top: int) -> Statisti
         if not questions:
             return None
         rank = max(1, math.ceil(share * questions))
-        row = db.execute(f"SELECT latency_ms {where} ORDER BY latency_ms LIMIT 1 OFFSET ?", (since, rank - 1)).fetchone()
+        row = db.execute(f"SELECT latency_ms {where} ORDER BY latency_ms LIMIT 1 OFFSET ?",
+                         (since, rank - 1)).fetchone()
         return row[0] if row else None
 
     # With MAX(asked_at), SQLite takes the bare column `question` from that row: the latest wording.
@@ -152,7 +153,7 @@ def _ranked(title: str, rows: tuple[Ranked, ...], figure: Callable[[Ranked], str
     figures = [figure(r) for r in rows]
     width = max(map(len, figures))
     lines = [title]
-    for shown, row in zip(figures, rows):
+    for shown, row in zip(figures, rows, strict=True):
         extra = suffix(row)
         lines.append(f"  {shown:>{width}}  {_short(row.question)}" + (f" {_short(extra)}" if extra else ""))
     return "\n".join(lines)
