@@ -363,8 +363,9 @@ async def test_a_burst_of_200_questions_from_50_people_with_presses_loses_no_row
 
 
 def test_the_log_and_health_settings_reach_the_service(tmp_path):
-    from bot.cli import service_config
     from conftest import DEFAULTS
+
+    from bot.cli import service_config
 
     on = service_config(DEFAULTS.model_copy(update={"log_db": tmp_path / "q.sqlite3", "log_days": 7,
                                                     "health_port": 9108, "health_listen": "0.0.0.0"}))
@@ -372,3 +373,25 @@ def test_the_log_and_health_settings_reach_the_service(tmp_path):
                                                                                   "0.0.0.0")
     assert service_config(DEFAULTS).question_log == DEFAULTS.log_db and service_config(DEFAULTS).health_port is None
     assert service_config(DEFAULTS.model_copy(update={"log_questions": False})).question_log is None
+
+
+def test_healthz_in_webhook_mode_says_ok_while_the_webhook_is_served(tmp_path):
+    from tests.test_telegram_run import BotProcess, free_port, post
+
+    webhook_port, health_port, secret = free_port(), free_port(), "s3cret_webhook-TOKEN_42"
+    with FakeTelegram() as fake:
+        env = {"BOT_TOKEN": fake.token, "BOT_API_BASE_URL": fake.base_url,
+               "BOT_WEBHOOK_URL": "https://bot.example.org/tg-hook", "BOT_WEBHOOK_PORT": str(webhook_port),
+               "BOT_WEBHOOK_SECRET": secret, "BOT_HEALTH_PORT": str(health_port), "BOT_LOG_QUESTIONS": "false"}
+        with BotProcess(tmp_path, env, "run") as bot:
+            fake.wait_for("setWebhook", timeout=30)
+            deadline = time.monotonic() + 20
+            while get(f"http://127.0.0.1:{health_port}/healthz") != (200, "ok\n"):  # the webhook server starts
+                assert time.monotonic() < deadline, get(f"http://127.0.0.1:{health_port}/healthz")
+                time.sleep(0.05)
+            update = fake.private_message(9, QUESTION, push=False) | {"update_id": 1}
+            assert post(f"http://127.0.0.1:{webhook_port}/tg-hook", update, secret) == 200
+            fake.wait_for("sendMessage", chat_id=9)
+            assert bot.stop() == 0
+        assert not fake.sent("getUpdates")
+    assert not (tmp_path / "data").exists()  # BOT_LOG_QUESTIONS=false: no log file
