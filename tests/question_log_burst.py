@@ -237,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(_main(args.questions, args.users, args.rounds))
     print(f"{args.questions} questions from {args.users} people, seed corpus, {args.rounds} rounds each")
     print("| question log | answers | rows | presses | votes | reasons | hand-overs to the log on the loop: number, "
-          "CPU median, most | loop callbacks | longest callback: wall; CPU | callback CPU p99.9 | 1 ms sleep late: worst (p99) "
-          "| burst |")
+          "CPU median, most | loop callbacks | longest callback: wall; CPU | callback CPU p99.9 | "
+          "1 ms sleep late: worst (p99) | burst |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in results:
         dash = "–"
