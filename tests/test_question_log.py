@@ -296,3 +296,17 @@ def test_recording_after_close_is_ignored_and_never_raises(tmp_path):
     log.close()
     log.record(asked())
     assert log.vote(1, USER, UP).cancelled()
+
+
+def test_a_log_deleted_while_the_bot_runs_is_started_anew_and_loses_no_later_row(tmp_path, caplog):
+    path = tmp_path / "questions.sqlite3"
+    caplog.set_level(logging.WARNING, "bot.operations.question_log")
+    with running(path) as log:
+        log.record(asked("Before?"))
+        assert log.flush(10)
+        for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            companion.unlink(missing_ok=True)  # an operator "clears the log"
+        log.record(asked("After?"))
+        assert log.flush(10)
+    assert [r["question"] for r in rows(path)] == ["After?"]
+    assert any("was removed while the bot ran" in r.getMessage() for r in caplog.records)

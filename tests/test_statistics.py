@@ -148,3 +148,16 @@ def test_export_refuses_to_append_to_a_file_that_is_not_a_question_file(log_file
     with pytest.raises(ValueError, match=r"notes.txt:1"):
         export_feedback(log_file, out)
     assert out.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_check_reports_an_unusable_log_without_failing(workdir):
+    from conftest import CORPUS
+
+    (workdir / "data").mkdir()
+    (workdir / "data" / "questions.sqlite3").write_bytes(b"garbage" * 1000)
+    result = run_bot("check", cwd=workdir, env={"BOT_CORPUS_DIR": str(CORPUS)})
+    assert result.returncode == 0, result.stderr  # the bot answers without its log
+    assert "warning: question log data/questions.sqlite3: the file is damaged or not a question log" in result.stderr
+    assert "move it away" in result.stderr and "Traceback" not in result.stderr
+    off = run_bot("check", cwd=workdir, env={"BOT_CORPUS_DIR": str(CORPUS), "BOT_LOG_QUESTIONS": "false"})
+    assert off.returncode == 0 and "question log: off" in off.stdout and "warning" not in off.stderr

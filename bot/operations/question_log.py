@@ -329,6 +329,7 @@ class QuestionLog:
 
     def _write_forever(self) -> None:
         db: sqlite3.Connection | None = None
+        opened: os.stat_result | None = None  # the file as it was opened
         salt = b""
         next_prune = 0.0  # at once: open the database at start, so that a problem is told at start
         retry_at = 0.0
@@ -351,8 +352,12 @@ class QuestionLog:
                 continue
             batch = list(self._backlog)
             try:
+                if db is not None and not self._still_there(opened):
+                    db.close()
+                    db = None
                 if db is None:
                     db, salt = self._open()
+                    opened = os.stat(self.path)
                 if time.monotonic() >= next_prune:
                     self._prune(db)
                     next_prune = time.monotonic() + PRUNE_EVERY
@@ -381,6 +386,19 @@ class QuestionLog:
                             self.path, len(batch))
         if db is not None:
             db.close()
+
+    def _still_there(self, opened: os.stat_result | None) -> bool:
+        """Whether the open database is still the file at `path`: one deleted or replaced while the bot
+        runs would take the rows written to it along (SQLite writes on to the old file)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if opened is not None and now is not None and (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino):
+            return True
+        log.warning("question log %s was %s while the bot ran; starting a new one there", self.path,
+                    "removed" if now is None else "replaced")
+        return False
 
     def _open(self) -> tuple[sqlite3.Connection, bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
