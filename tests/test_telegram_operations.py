@@ -395,3 +395,18 @@ def test_healthz_in_webhook_mode_says_ok_while_the_webhook_is_served(tmp_path):
             assert bot.stop() == 0
         assert not fake.sent("getUpdates")
     assert not (tmp_path / "data").exists()  # BOT_LOG_QUESTIONS=false: no log file
+
+
+def test_long_statistics_are_split_into_messages_telegram_takes():
+    from tests.fake_telegram import check_html, utf16_len
+
+    per_day = "Questions per day (UTC):\n" + "\n".join(f"  day {n:04d} <&>  {n:>6,}" for n in range(900))
+    texts = th.stats_messages(["Last 900 days: 1 question", per_day], "locked by another process")
+    assert len(texts) > 2
+    plain = ""
+    for text in texts:
+        shown, _ = check_html(text)  # Telegram's HTML rules, as the fake applies them
+        assert utf16_len(text) <= th.MAX_MESSAGE
+        plain += shown + "\n"
+    assert all(f"day {n:04d} <&>" in plain for n in range(900))  # nothing lost, escaped on the way
+    assert plain.rstrip().endswith("Note: the question log cannot be written right now: locked by another process")

@@ -38,10 +38,10 @@ from bot.telegram.sending import (
     ErrorReporter,
     answer_inline,
     answer_inline_empty,
-    edit_html,
     answer_keyboard,
     button_data,
     drop_more_button,
+    edit_html,
     reason_keyboard,
     reply,
     send_html,
@@ -57,6 +57,7 @@ LATE_AFTER = 3600.0  # seconds: a question older than this when its turn comes (
 # down, not an answer out of the blue
 INLINE_MAX_RESULTS = 10
 FEEDBACK_WAIT = 2.0  # seconds a feedback press waits for the question log's verdict before thanking anyway
+STATS_WAIT = 2.0  # seconds /stats waits for the question log to write what is queued (if it can)
 MAX_STATS_DAYS = 3650
 T = TypeVar("T")
 
@@ -151,7 +152,7 @@ class CorpusBot:
         days = next((int(a) for a in context.args or () if a.isdigit() and 0 < int(a) <= MAX_STATS_DAYS),
                     DEFAULT_DAYS)
         log_file = self.question_log
-        await asyncio.to_thread(log_file.flush, FEEDBACK_WAIT)  # include the latest questions if the log keeps up
+        await asyncio.to_thread(log_file.flush, STATS_WAIT)  # include the latest questions if the log keeps up
         try:
             figures = await asyncio.to_thread(read_statistics, log_file.path, days=days)
         except QuestionLogError as error:
@@ -330,11 +331,11 @@ class CorpusBot:
                     ) -> None:
         """👍/👎: one vote per person per answer, changeable; in a private chat a 👎 asks what was wrong."""
         assert self.question_log is not None
-        result = await self._logged(self.question_log.vote(button.question_id, press.query.from_user.id,
-                                                           UP if button.up else DOWN))
-        outcome = result.value if isinstance(result, VoteResult) else VoteResult.RECORDED.value  # queued
-        await press.answer(th.vote_note(outcome, button.up, days=self.question_log.keep_days))
-        if outcome not in (VoteResult.RECORDED.value, VoteResult.CHANGED.value):
+        verdict = await self._logged(self.question_log.vote(button.question_id, press.query.from_user.id,
+                                                            UP if button.up else DOWN))
+        verdict = verdict or VoteResult.RECORDED  # no verdict in time: queued, written when the log can
+        await press.answer(th.vote_note(verdict, button.up, days=self.question_log.keep_days))
+        if verdict not in (VoteResult.RECORDED, VoteResult.CHANGED):
             return
         self.metrics.feedback.labels("up" if button.up else "down").inc()
         if not button.up and message.chat.type == ChatType.PRIVATE:

@@ -26,6 +26,7 @@ from bot.answers import HEDGED_NOTE, Answer, Excerpt
 from bot.corpus import articles
 from bot.corpus.articles import UNKNOWN_DATE, Document
 from bot.corpus.passages import Passage
+from bot.operations.question_log import VoteResult
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units
 MAX_ENTITIES = 100  # Telegram ignores formatting (bold, links, quotes) past the 100th entity of a message
@@ -523,14 +524,14 @@ def reload_failed(reason: str, articles: int) -> str:
 # --- Feedback and statistics -------------------------------------------------------------------
 
 
-def vote_note(outcome: str, up: bool, *, days: int) -> str:
-    """The notice a 👍/👎 press gets (`outcome`: a `bot.operations.question_log.VoteResult` value)."""
+def vote_note(verdict: VoteResult, up: bool, *, days: int) -> str:
+    """The notice a 👍/👎 press gets (plain text: a button press's notice is not parsed)."""
     vote = UP_BUTTON if up else DOWN_BUTTON
-    if outcome == "changed":
+    if verdict is VoteResult.CHANGED:
         return VOTE_CHANGED.format(vote=vote)
-    if outcome == "unchanged":
+    if verdict is VoteResult.UNCHANGED:
         return VOTE_SAME.format(vote=vote)
-    if outcome == "unknown":
+    if verdict is VoteResult.UNKNOWN:
         return VOTE_TOO_OLD.format(days=days)
     return VOTE_NOTED.format(vote=vote)
 
