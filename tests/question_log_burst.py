@@ -106,12 +106,12 @@ async def _run(fake, library: Library, drive: Callable[[], tuple[int, int]], que
         try:
             with LoopCallTimer(cpu=True) as calls:
                 replies, pressed = await asyncio.to_thread(drive)
+            seconds = time.perf_counter() - started
+            done = True
+            await probe
+            await bot.stop()  # every update received is handled (the last answers are handed to the log)
         finally:
             QuestionLog._put = original_put  # type: ignore[method-assign]
-        seconds = time.perf_counter() - started
-        done = True
-        await probe
-        await bot.stop()  # every update received is handled
         if bot.instruments.question_log is not None:
             await asyncio.to_thread(bot.instruments.question_log.flush, 30)
     rows = votes = reasons = 0
