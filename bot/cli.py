@@ -20,12 +20,12 @@ from bot.corpus.articles import UNKNOWN_DATE, CorpusError, SkipReason, list_corp
 from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
 from bot.ingest import extra
 from bot.ingest.sources import FILE_SUFFIXES
-from bot.progress import ProgressBar
-from bot.retrieval.library import Library, LibrarySource, load_library
 from bot.operations import question_log, statistics
 from bot.operations.feedback_export import export_feedback
 from bot.operations.log_format import configure_logging
 from bot.operations.question_log import QuestionLogError
+from bot.progress import ProgressBar
+from bot.retrieval.library import Library, LibrarySource, load_library
 from bot.settings import Settings, SettingsError, environment_warnings, load_settings
 
 if TYPE_CHECKING:

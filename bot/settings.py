@@ -15,7 +15,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -281,7 +281,7 @@ def environment_warnings(environ: Mapping[str, str] | None = None, dotenv: Path 
     return warnings
 
 
-def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings from all sources; raise SettingsError with a readable message."""
     if config_file is not None and not config_file.is_file():
         raise SettingsError(f"settings file {config_file} does not exist; check the --config path")

@@ -1,7 +1,7 @@
 """A burst of questions from many people, with 👍/👎 presses, against the real bot and the fake
 Bot API: does the question log lose a row, and does it hold up the event loop?
 
-    .venv/bin/python -m tests.question_log_burst [--questions 200] [--users 50] [--rounds 3]
+    .venv/bin/python tests/question_log_burst.py [--questions 200] [--users 50] [--rounds 3]
 
 runs the burst three ways, round after round: the question log off (the bot's answers alone:
 the baseline), on without presses (the same traffic, plus the log), and on with a 👍 or 👎 on
@@ -31,11 +31,11 @@ from pathlib import Path
 from bot.bench.benchmark import LoopCallTimer
 from bot.operations.question_log import QuestionLog
 from bot.retrieval.library import Library, load_library
-from tests.fake_telegram import FakeTelegram
 
-if __name__ == "__main__" or __name__ == "__mp_main__":  # run as a script: tests/ on the path, as pytest puts it
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tests.telegram_harness import serving
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: tests/ on the path, as pytest puts it
+
+from fake_telegram import FakeTelegram
+from telegram_harness import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = 0.001
@@ -226,7 +226,7 @@ async def _main(questions: int, users: int, rounds: int) -> list[Figures]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.question_log_burst", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/question_log_burst.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)

@@ -68,6 +68,8 @@ def test_healthz_says_503_with_the_reason_until_the_bot_works_then_200(served):
     assert status == 503 and body.startswith("the Bot API has not answered a long poll for 75 s")
     health.updates_polled()
     assert get(healthz)[0] == 200
+    health.stopping()  # SIGTERM: the bot no longer receives updates, finishing what it has
+    assert get(healthz)[:2] == (503, "stopping: no longer receiving updates\n")
 
 
 def test_healthz_sees_a_stuck_event_loop_and_a_stopped_webhook(served):

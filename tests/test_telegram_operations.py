@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import re
+import socket
 import sqlite3
 import time
 import urllib.error
@@ -17,13 +18,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fake_telegram import FakeTelegram
 from prometheus_client.parser import text_string_to_metric_families
+from telegram_harness import QUESTION, config_for, serving
 
 from bot.operations.question_log import FEEDBACK_REASONS, MAX_QUESTION_ID
 from bot.telegram import messages as th
 from bot.telegram.service import start_instruments
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import QUESTION, config_for, serving
 
 ADMIN = 1
 GROUP = -1001234567890
@@ -164,6 +165,45 @@ async def test_a_reason_in_the_readers_words_is_a_reply_to_the_prompt(tg, librar
         "It quotes the 2020 war, not the border crisis"]
 
 
+async def test_feedback_keeps_the_per_user_limit_of_presses_and_says_so_each_time(tg, library, db):
+    """👍/👎 and reason presses count as other presses do (BOT_USER_QUESTIONS_PER_MINUTE a minute); one
+    over the limit is not recorded, and its presser is told to wait, every time: none is lost quietly."""
+    async with serving(tg, library, question_log=db, user_questions_per_minute=3) as bot:
+        [answer] = await bot.replies_to(tg.private_message(7, QUESTION))
+        up, down = vote_button(answer, "👍"), vote_button(answer, "👎")
+        assert await press(tg, 7, down, answer) == "Thanks! Noted: 👎"
+        [prompt] = await bot.replies_to(answer.result)
+        reason = buttons(prompt)[1]["callback_data"]
+        assert await press(tg, 7, up, answer) == "Changed to 👍. Thanks!"
+        passage = buttons(answer)[0]["callback_data"]
+        assert await press(tg, 7, passage, answer) is None  # the third press this minute: a Passage
+        for data, message in [(down, answer), (reason, prompt), (up, answer)]:
+            notice = await press(tg, 7, data, message)
+            assert notice is not None and notice.startswith("You're asking faster than I can keep up"), data
+        assert await press(tg, 8, down, answer) == "Thanks! Noted: 👎"  # another person has a limit of their own
+        await bot.drain()
+    alerts = [c.params.get("show_alert") for c in tg.sent("answerCallbackQuery")]
+    assert alerts[3:6] == [True] * 3  # as a refused Passage press: a notice that stays until dismissed
+    assert sorted((f["vote"], f["reason"] or "") for f in rows(db, "SELECT * FROM question_feedback")) == [
+        (-1, ""), (1, "")]  # 7's 👍 stands; the refused 👎 and reason changed nothing
+
+
+async def test_a_typed_reason_and_stats_count_as_commands_do(tg, library, db):
+    async with serving(tg, library, question_log=db, user_questions_per_minute=1, admin_ids=(ADMIN,)) as bot:
+        [answer] = await bot.replies_to(tg.private_message(7, QUESTION))
+        assert await press(tg, 7, vote_button(answer, "👎"), answer) == "Thanks! Noted: 👎"  # 7's one this minute
+        [prompt] = await bot.replies_to(answer.result)
+        typed = tg.private_message(7, "It quotes the wrong year", reply_to=prompt.result["message_id"])
+        [wait] = await bot.replies_to(typed)
+        [stats] = await bot.replies_to(tg.private_message(ADMIN, "/stats"))
+        [stats_again] = await bot.replies_to(tg.private_message(ADMIN, "/stats"))
+        await bot.drain()
+    assert wait.result["text"].startswith("You're asking faster than I can keep up")
+    assert [f["reason"] for f in rows(db, "SELECT * FROM question_feedback")] == [None]
+    assert stats.result["text"].startswith("Last 14 days: 1 question")
+    assert stats_again.result["text"].startswith("You're asking faster than I can keep up")
+
+
 async def test_a_thumbs_down_in_a_group_asks_nothing_more(tg, library, db):
     async with serving(tg, library, question_log=db) as bot:
         question = tg.group_message(GROUP, 7, f"/ask {QUESTION}")
@@ -300,6 +340,8 @@ async def test_healthz_over_http_index_not_loaded_then_ok_then_polling_stalled(t
         assert await until(url, 200) == "ok\n"
         reloaded = tg.private_message(7, QUESTION)
         await bot.replies_to(reloaded)
+        await bot.stop()  # as SIGTERM does; the endpoint answers until the instruments close
+        assert await fetch(url) == (503, "stopping: no longer receiving updates\n")
 
 
 async def test_healthz_reports_a_stuck_event_loop(tg, library):
@@ -322,7 +364,7 @@ def _get_after(url: str, delay: float) -> tuple[int, str]:
 def test_run_serves_health_metrics_and_logs_questions(tmp_path):
     """`python -m bot run` as an operator starts it: the endpoint on a free port, the log in the
     working directory's data/ (the default), JSON log lines."""
-    from tests.test_telegram_run import BotProcess, free_port
+    from test_telegram_run import BotProcess, free_port
 
     port = free_port()
     with FakeTelegram() as fake:
@@ -352,8 +394,8 @@ def test_run_serves_health_metrics_and_logs_questions(tmp_path):
 
 
 async def test_a_burst_of_200_questions_from_50_people_with_presses_loses_no_row(tg, library, db):
-    """The burst `python -m tests.question_log_burst` measures (figures in its output, none here)."""
-    from tests.question_log_burst import burst
+    """The burst `tests/question_log_burst.py` measures (figures in its output, none here)."""
+    from question_log_burst import burst
 
     figures = await burst(tg, library, questions=200, users=50, log_path=db)
     assert figures.answered == 200 and figures.presses == 200
@@ -376,7 +418,7 @@ def test_the_log_and_health_settings_reach_the_service(tmp_path):
 
 
 def test_healthz_in_webhook_mode_says_ok_while_the_webhook_is_served(tmp_path):
-    from tests.test_telegram_run import BotProcess, free_port, post
+    from test_telegram_run import BotProcess, free_port, post
 
     webhook_port, health_port, secret = free_port(), free_port(), "s3cret_webhook-TOKEN_42"
     with FakeTelegram() as fake:
@@ -397,8 +439,26 @@ def test_healthz_in_webhook_mode_says_ok_while_the_webhook_is_served(tmp_path):
     assert not (tmp_path / "data").exists()  # BOT_LOG_QUESTIONS=false: no log file
 
 
+def test_a_health_port_in_use_exits_1_and_an_address_not_here_exits_2(tmp_path):
+    """As the webhook's address: a port another process holds may be free after a restart (1); an
+    address that is not this machine's is a setting to fix (2). One line each, no traceback."""
+    from test_telegram_run import start_up_fault_output
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        status, output = start_up_fault_output(tmp_path, {"BOT_HEALTH_PORT": str(port)})
+    assert status == 1, output[-3000:]
+    assert f"error: the health endpoint cannot listen on 127.0.0.1:{port}: the port is in use" in output
+    status, output = start_up_fault_output(tmp_path, {"BOT_HEALTH_PORT": "9108", "BOT_HEALTH_LISTEN": "192.0.2.1"})
+    assert status == 2, output[-3000:]
+    assert "error: the health endpoint cannot listen on 192.0.2.1:9108" in output and "BOT_HEALTH_LISTEN" in output
+    assert "Traceback" not in output
+
+
 def test_long_statistics_are_split_into_messages_telegram_takes():
-    from tests.fake_telegram import check_html, utf16_len
+    from fake_telegram import check_html, utf16_len
 
     per_day = "Questions per day (UTC):\n" + "\n".join(f"  day {n:04d} <&>  {n:>6,}" for n in range(900))
     texts = th.stats_messages(["Last 900 days: 1 question", per_day], "locked by another process")

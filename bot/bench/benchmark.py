@@ -330,12 +330,17 @@ class LoopCallTimer:
             if took > timer.longest:
                 timer.longest = took
 
-        def timed_with_cpu(handle: asyncio.events.Handle) -> None:
-            c0 = thread_time()
-            timed(handle)
-            cpu_times.append(thread_time() - c0)
+        replacement: Callable[[asyncio.events.Handle], None] = timed
+        if cpu_times is not None:
+            kept = cpu_times
 
-        asyncio.events.Handle._run = timed if cpu_times is None else timed_with_cpu  # type: ignore[method-assign]
+            def timed_with_cpu(handle: asyncio.events.Handle) -> None:
+                c0 = thread_time()
+                timed(handle)
+                kept.append(thread_time() - c0)
+
+            replacement = timed_with_cpu
+        asyncio.events.Handle._run = replacement  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -143,8 +143,10 @@ class CorpusBot:
         """/stats [days]: the question log's figures, for admins."""
         user = update.effective_user
         if not self.access.is_admin(user.id if user else None):
-            if await self._admitted(update, context):
+            if await self._admitted(update, context) and await self._within_limit(update, context):
                 await reply(update, context.bot, th.escape(th.ADMINS_ONLY))
+            return
+        if not await self._within_limit(update, context):  # each /stats reads the whole log's window
             return
         if self.question_log is None:
             await reply(update, context.bot, th.escape(th.STATS_OFF))
@@ -170,8 +172,9 @@ class CorpusBot:
         original = message.reply_to_message
         replying_to_bot = bool(original and original.from_user and original.from_user.id == context.bot.id)
         asked_reason = routing.reason_asked_for(button_data(original)) if replying_to_bot and original else None
-        if asked_reason is not None and self.question_log is not None and (message.text or "").strip():
-            if await self._admitted(update, context):
+        if asked_reason is not None and original is not None and self.question_log is not None \
+                and (message.text or "").strip():
+            if await self._admitted(update, context) and await self._within_limit(update, context):
                 await self._take_reason(context, message, original, asked_reason)
             return
         decision = routing.route(
@@ -274,8 +277,9 @@ class CorpusBot:
                 await press.answer(th.NOT_ALLOWED, alert=True)
                 return
             button = routing.parse_button(query.data)
-            verdict = self.requests.check(query.from_user.id) if isinstance(button, ShowPassage) else None
-            if verdict is not None and not verdict.allowed:  # "More quotes" counts as a question instead
+            limited = isinstance(button, (ShowPassage, Vote, Reason))  # "More quotes" counts as a question instead
+            verdict = self.requests.check(query.from_user.id) if limited else None
+            if verdict is not None and not verdict.allowed:  # every press over the limit says so: none is lost quietly
                 await press.answer(th.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_in))), alert=True)
                 return
             if message is None:

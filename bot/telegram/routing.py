@@ -16,7 +16,7 @@ reads them back), so they keep working after a restart. `register` installs the 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -187,7 +187,7 @@ def reason_asked_for(keyboard_data: list[str]) -> int | None:
 
 # --- Handlers, in order --------------------------------------------------------------------------
 
-Callback = Callable[[Any, Any], Awaitable[None]]
+Callback = Callable[[Any, Any], Coroutine[Any, Any, None]]
 
 
 class Handlers(Protocol):

@@ -32,9 +32,9 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, Networ
 from telegram.ext import ContextTypes
 
 from bot.answers import Answer
+from bot.operations.question_log import FEEDBACK_REASONS
 from bot.retrieval.library import passage_key
 from bot.telegram import messages as th
-from bot.operations.question_log import FEEDBACK_REASONS
 from bot.telegram.routing import MoreQuotes, Reason, ShowPassage, Vote, parse_button
 
 log = logging.getLogger(__name__)

@@ -369,7 +369,7 @@ def build_application(
         example_questions=config.example_questions,
         instruments=instruments,
     )
-    heartbeat: list[asyncio.Task] = []
+    heartbeat: list[asyncio.Task[None]] = []
 
     async def beat() -> None:  # /healthz says 503 if the event loop stops turning
         while True:
