@@ -390,12 +390,17 @@ def test_an_english_word_the_corpus_lacks_is_not_corrected_to_a_neighbour():
 # --- confident, hedged, refused --------------------------------------------------------------------
 
 
-def test_a_name_the_article_lacks_makes_the_answer_hedged_not_confident():
+def _iran_question() -> Answer:
+    """A question about a name (Iran) that no article holds, on articles close to the rest of it."""
     library = make_library({
         "lake": "Azerbaijani troops advanced to Lake Sev in Syunik and set up positions around the lake.",
         "other": "The foreign ministry in Baku said the situation at the lake was calm.",
     })
-    answer = ask(library, "What did Iran's foreign ministry say about the Azerbaijani advance at Lake Sev?")
+    return ask(library, "What did Iran's foreign ministry say about the Azerbaijani advance at Lake Sev?")
+
+
+def test_a_name_the_article_lacks_makes_the_answer_hedged_not_confident():
+    answer = _iran_question()
     assert not answer.answered
     assert answer.hedged and answer.excerpts  # the closest passages, labelled as such
     assert answer.outcome == "hedged"
@@ -457,11 +462,7 @@ def test_the_latest_prefers_newer_articles_among_equals():
 def test_a_hedged_answer_is_labelled_in_the_terminal_and_in_json():
     from bot import console
 
-    library = make_library({
-        "lake": "Azerbaijani troops advanced to Lake Sev in Syunik and set up positions around the lake.",
-        "other": "The foreign ministry in Baku said the situation at the lake was calm.",
-    })
-    answer = ask(library, "What did Iran's foreign ministry say about the Azerbaijani advance at Lake Sev?")
+    answer = _iran_question()
     assert answer.hedged
     shown = console.render_answer(answer)
     assert shown.startswith(HEDGED_NOTE) and answer.excerpts[0].text in shown
