@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import console
 from bot.answers import answer_question
@@ -115,9 +115,10 @@ def _with_parents(common: argparse.ArgumentParser) -> type[argparse.ArgumentPars
     """An ArgumentParser class whose instances (the subcommands) all take `common`'s options."""
 
     class SubcommandParser(argparse.ArgumentParser):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            kwargs["parents"] = [common, *kwargs.get("parents", [])]  # type: ignore[list-item]
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Any: the arguments are argparse's own, passed through unchanged.
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["parents"] = [common, *kwargs.get("parents", [])]
+            super().__init__(*args, **kwargs)
 
     return SubcommandParser
 

@@ -290,21 +290,18 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if problem:
         raise SettingsError(problem)
     try:
-        if config_file is not None:
-            cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_file}})
-            return cls(**overrides)
-        return Settings(**overrides)
+        return _settings_reading(config_file)(**overrides)
     except ValidationError as error:
         lines = []
-        for problem in error.errors():
-            field = "_".join(str(part) for part in problem["loc"])
+        for detail in error.errors():
+            field = "_".join(str(part) for part in detail["loc"])
             if not field:  # a check over several settings: its message names them
-                lines.append(problem["msg"].removeprefix("Value error, "))
+                lines.append(detail["msg"].removeprefix("Value error, "))
                 continue
             name = ENV_PREFIX + field.upper()
             # Never echo a secret's value, not even a mistyped one.
-            got = "" if field in _SECRET_FIELDS else f" (got {problem.get('input')!r})"
-            lines.append(f"{name}: {problem['msg']}{got}")
+            got = "" if field in _SECRET_FIELDS else f" (got {detail.get('input')!r})"
+            lines.append(f"{name}: {detail['msg']}{got}")
         # One line, like every other error the CLI prints.
         raise SettingsError(
             "invalid settings: " + "; ".join(lines) + "; fix them in the environment, .env or the settings file"
@@ -314,3 +311,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except Exception as error:  # a malformed TOML or .env file
         source = config_file or f"{DEFAULT_CONFIG_FILE} or .env"
         raise SettingsError(f"cannot read the settings in {source}: {error}") from None
+
+
+def _settings_reading(config_file: Path | None) -> type[Settings]:
+    """`Settings`, or (given `--config FILE`) a subclass whose settings file is FILE: the TOML source
+    takes its file from the class's config, and pydantic merges a subclass's config over its parent's."""
+    if config_file is None:
+        return Settings
+
+    class SettingsFromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+    return SettingsFromFile

@@ -21,7 +21,10 @@ from bot.corpus.passages import Passage, parse_passage_id, passage_id
 from bot.retrieval import analysis, index_arrays, spelling
 from bot.retrieval.bm25_reference import Bm25Ranker, Ranker
 from bot.retrieval.bm25_sparse import SparseBm25
-from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number, passage_key
+from bot.retrieval.index_arrays import PassageIndex, TermLookup, key_number
+
+# Re-exported: the key a button or inline result carries, which `Library.passage_by_key` reads back.
+from bot.retrieval.index_arrays import passage_key as passage_key
 
 
 @dataclass(frozen=True, slots=True)

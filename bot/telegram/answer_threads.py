@@ -37,7 +37,7 @@ SWITCH_INTERVAL = 0.001  # seconds
 
 P = ParamSpec("P")
 T = TypeVar("T")
-_Job = tuple[concurrent.futures.Future, Callable[[], Any]]
+_Job = tuple[concurrent.futures.Future[Any], Callable[[], Any]]
 
 
 class AnswerThreads:
@@ -60,7 +60,7 @@ class AnswerThreads:
 
     async def run(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`function(*args, **kwargs)` in an answer thread; the event loop stays free meanwhile."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._changed:
             if self._closed:
                 raise RuntimeError("the answer threads are closed")

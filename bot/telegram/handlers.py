@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from telegram import Message, Update
 from telegram.constants import ChatType
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes
 
 from bot.answers import Answer, answer_question
 from bot.corpus.articles import CorpusError
@@ -94,7 +94,7 @@ class CorpusBot:
         self.metrics = instruments.metrics
         self.question_log = instruments.question_log  # None: no log, no feedback buttons, no /stats
 
-    def register(self, application: Application) -> None:
+    def register(self, application: routing.BotApplication) -> None:
         routing.register(application, self)
 
     # --- Commands ------------------------------------------------------------------------------
@@ -119,19 +119,20 @@ class CorpusBot:
 
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
-        if not self.access.is_admin(user.id if user else None):
+        user_id = user.id if user else None
+        if not self.access.is_admin(user_id):
             if await self._admitted(update, context):
                 await reply(update, context.bot, th.escape(th.ADMINS_ONLY))
             return
         try:
             reloaded = await self.holder.reload()
         except (CorpusError, OSError, ValueError) as error:
-            log.warning("reload requested by %s failed, keeping the current corpus: %s", user.id, error)
+            log.warning("reload requested by %s failed, keeping the current corpus: %s", user_id, error)
             await reply(update, context.bot, th.reload_failed(str(error), len(self.holder.library.documents)))
             return
         before = reloaded.previous
         library = reloaded.library
-        log.info("corpus reloaded by %s: %d articles, %d passages", user.id, len(library.documents),
+        log.info("corpus reloaded by %s: %d articles, %d passages", user_id, len(library.documents),
                  len(library.passages))
         text = th.reload_done(
             len(library.documents), len(library.passages), (len(before.documents), len(before.passages)),

@@ -16,11 +16,21 @@ reads them back), so they keep working after a restart. `register` installs the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, InlineQueryHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    InlineQueryHandler,
+    JobQueue,
+    MessageHandler,
+    filters,
+)
 
 from bot.operations.question_log import FEEDBACK_REASONS, MAX_QUESTION_ID
 
@@ -187,26 +197,30 @@ def reason_asked_for(keyboard_data: list[str]) -> int | None:
 
 # --- Handlers, in order --------------------------------------------------------------------------
 
-Callback = Callable[[Any, Any], Coroutine[Any, Any, None]]
+Context = ContextTypes.DEFAULT_TYPE
+# The Application `bot.telegram.service` builds: PTB's defaults, with FloodControl's rate-limit argument (int).
+BotApplication = Application[
+    ExtBot[int], Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[Context]
+]
 
 
 class Handlers(Protocol):
     """What `register` routes updates to (`bot.telegram.handlers.CorpusBot`)."""
 
-    start: Callback
-    help: Callback
-    sources: Callback
-    reload: Callback
-    stats: Callback
-    on_message: Callback
-    on_other_message: Callback
-    on_edited_message: Callback
-    on_button: Callback
-    on_inline_query: Callback
-    on_error: Callback
+    async def start(self, update: Update, context: Context) -> None: ...
+    async def help(self, update: Update, context: Context) -> None: ...
+    async def sources(self, update: Update, context: Context) -> None: ...
+    async def reload(self, update: Update, context: Context) -> None: ...
+    async def stats(self, update: Update, context: Context) -> None: ...
+    async def on_message(self, update: Update, context: Context) -> None: ...
+    async def on_other_message(self, update: Update, context: Context) -> None: ...
+    async def on_edited_message(self, update: Update, context: Context) -> None: ...
+    async def on_button(self, update: Update, context: Context) -> None: ...
+    async def on_inline_query(self, update: Update, context: Context) -> None: ...
+    async def on_error(self, update: object, context: Context) -> None: ...  # PTB passes None for polling errors
 
 
-def register(application: Application, handlers: Handlers) -> None:
+def register(application: BotApplication, handlers: Handlers) -> None:
     """Install the handlers. PTB runs the first handler (of group 0) whose filter matches, so the
     order is part of the routing:
 

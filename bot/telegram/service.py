@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import SecretStr
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.ext import ApplicationBuilder, BaseUpdateProcessor
 
 from bot.corpus.articles import CorpusError
 from bot.operations.health import STALL_AFTER, Health
@@ -44,7 +44,7 @@ from bot.telegram.connection import connection_problem
 from bot.telegram.flood_control import FloodControl
 from bot.telegram.handlers import CorpusBot
 from bot.telegram.library_holder import LibraryHolder
-from bot.telegram.routing import COMMANDS
+from bot.telegram.routing import COMMANDS, BotApplication
 from bot.telegram.sending import describe
 from bot.telegram.update_store import UpdateStore, UpdateStoreError
 from bot.telegram.webhook_server import WebhookServer
@@ -293,7 +293,7 @@ def chat_key(update: object) -> Hashable | None:
 # --- Building ----------------------------------------------------------------------------------
 
 
-class DurableQueue(asyncio.Queue):
+class DurableQueue(asyncio.Queue[object]):
     """The Application's update queue, writing each update to the store before it is queued.
 
     Both ways of receiving acknowledge an update only after `put` returns (long polling asks for the
@@ -306,7 +306,7 @@ class DurableQueue(asyncio.Queue):
         super().__init__()
         self.store = store
 
-    async def put(self, item: Any) -> None:
+    async def put(self, item: object) -> None:
         if isinstance(item, Update) and not await self.store.admit(item.update_id, item.to_dict()):
             log.debug("update %s was handled already; not again", item.update_id)
             return
@@ -348,7 +348,7 @@ def start_instruments(config: ServiceConfig) -> Instruments:
 def build_application(
     config: ServiceConfig, holder: LibraryHolder, instruments: Instruments, store: UpdateStore | None = None,
     watch: TokenWatch | None = None,
-) -> Application:
+) -> BotApplication:
     """The PTB Application with all handlers, per-chat ordering, Telegram's flood limits kept per
     chat, and (with a store) every update kept on disk until handled. `instruments`
     (`start_instruments`) are the caller's to close once the Application has stopped."""
@@ -378,7 +378,7 @@ def build_application(
 
     following: list[asyncio.Task[None]] = []  # the feed-following task, while the bot runs
 
-    async def post_init(application: Application) -> None:
+    async def post_init(application: BotApplication) -> None:
         me = application.bot
         try:
             await me.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
@@ -392,7 +392,7 @@ def build_application(
             # Not application.create_task: the Application waits for those when it stops, and this never ends.
             following.append(asyncio.create_task(_follow_feeds(config.feeds, config.feed_interval, holder)))
 
-    async def post_stop(application: Application) -> None:
+    async def post_stop(application: BotApplication) -> None:
         for task in heartbeat:
             task.cancel()
         if config.feeds is not None:
@@ -402,7 +402,7 @@ def build_application(
         await asyncio.gather(*following, return_exceptions=True)
         following.clear()
 
-    async def post_shutdown(application: Application) -> None:
+    async def post_shutdown(application: BotApplication) -> None:
         await asyncio.to_thread(threads.close)
 
     builder = (
@@ -474,7 +474,7 @@ class Receiver(Protocol):
 
 
 class _Polling:
-    def __init__(self, application: Application) -> None:
+    def __init__(self, application: BotApplication) -> None:
         self._updater = application.updater
 
     async def stop(self) -> None:
@@ -498,8 +498,8 @@ async def _retrying(call: Callable[[], Awaitable[Any]], what: str) -> None:
             await asyncio.sleep(BOOTSTRAP_INTERVAL)
 
 
-async def start(application: Application, config: ServiceConfig, health: Health | None = None, *,
-                poll_interval: float = 0.0, poll_timeout: float = POLL_TIMEOUT) -> Receiver:
+async def start(application: BotApplication, config: ServiceConfig, health: Health | None = None, *,
+                poll_interval: float = 0.0, poll_timeout: int = POLL_TIMEOUT) -> Receiver:
     """Connect (getMe, retried BOOTSTRAP_RETRIES times on network faults), set the command menu,
     handle the updates an earlier run left pending, then receive updates. `health` is told how
     they come once they do (until then /healthz says the bot is starting).
@@ -510,14 +510,15 @@ async def start(application: Application, config: ServiceConfig, health: Health 
         await application.post_init(application)
     await application.start()
     await _handle_pending(application)
-    if config.webhook_url:
+    webhook_url = config.webhook_url
+    if webhook_url:
         secret = _plain(config.webhook_secret) or ""
-        log.info("receiving updates by webhook at %s (listening on %s:%d)", config.webhook_url,
+        log.info("receiving updates by webhook at %s (listening on %s:%d)", webhook_url,
                  config.webhook_listen, config.webhook_port)
         await _retrying(lambda: application.bot.set_webhook(
-            url=config.webhook_url, allowed_updates=Update.ALL_TYPES, secret_token=secret,
+            url=webhook_url, allowed_updates=Update.ALL_TYPES, secret_token=secret,
         ), "register the webhook")
-        server = WebhookServer(config.webhook_listen, config.webhook_port, urlsplit(config.webhook_url).path,
+        server = WebhookServer(config.webhook_listen, config.webhook_port, urlsplit(webhook_url).path,
                                secret, application.update_queue, application.bot)
         server.start()
         if health is not None:
@@ -526,18 +527,20 @@ async def start(application: Application, config: ServiceConfig, health: Health 
     log.info("receiving updates by long polling from %s", config.api_base_url.rstrip("/"))
     updater = application.updater
     assert updater is not None
+
+    def polling_error(error: TelegramError) -> None:  # as Application.run_polling does: to the bot's error handler
+        application.create_task(application.process_error(None, error))
+
     await updater.start_polling(
         poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES,
-        bootstrap_retries=BOOTSTRAP_RETRIES,
-        # as Application.run_polling does: polling errors go to the bot's error handler
-        error_callback=lambda error: application.create_task(application.process_error(None, error)),
+        bootstrap_retries=BOOTSTRAP_RETRIES, error_callback=polling_error,
     )
     if health is not None:
         health.polling()
     return _Polling(application)
 
 
-async def _handle_pending(application: Application) -> None:
+async def _handle_pending(application: BotApplication) -> None:
     """Queue the updates an earlier run received but did not handle (it crashed or was stopped)."""
     queue = application.update_queue
     if not isinstance(queue, DurableQueue):
@@ -548,13 +551,13 @@ async def _handle_pending(application: Application) -> None:
     log.info("handling %d updates received before the last stop", len(pending))
     for item in pending:
         update = Update.de_json(item.update, application.bot)
-        if update is None or update.inline_query is not None:  # an inline query is answerable for seconds only
+        if update.inline_query is not None:  # an inline query is answerable for seconds only
             await queue.store.handled(item.update_id)
             continue
         await queue.put(update)
 
 
-async def stop(application: Application, timeout: float, receiver: Receiver | None = None,
+async def stop(application: BotApplication, timeout: float, receiver: Receiver | None = None,
                health: Health | None = None) -> int:
     """Stop receiving, give the updates being handled `timeout` seconds to finish, cancel the rest
     (they stay pending in the store, for the next start), and shut down. Returns how many were cut short.
@@ -729,7 +732,8 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, instruments: Inst
     health = instruments.health
     starting = asyncio.ensure_future(start(application, config, health))
     try:
-        await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        first: set[asyncio.Future[Any]] = {starting, stop_requested}
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():  # SIGTERM during start-up
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
@@ -755,7 +759,8 @@ async def _serve(config: ServiceConfig, holder: LibraryHolder, instruments: Inst
         log.info("SIGHUP arrived during start-up: reading the corpus again")
         reload()
     assert watch.rejected is not None
-    await asyncio.wait({stop_requested, watch.rejected}, return_when=asyncio.FIRST_COMPLETED)
+    ending: set[asyncio.Future[Any]] = {stop_requested, watch.rejected}
+    await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
     if watch.rejected.done():
         rejection = watch.rejected.result()
         await stop(application, 0, receiver, health)
@@ -784,7 +789,7 @@ def _rejected_message(error: InvalidToken, server: str, when: str) -> str:
     return TOKEN_REJECTED.format(server=server, when=when)
 
 
-async def _shut_quietly(application: Application) -> None:
+async def _shut_quietly(application: BotApplication) -> None:
     """Release what a failed start holds (HTTP connections, threads, the store)."""
     try:
         await stop(application, 0)
