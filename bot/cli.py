@@ -232,7 +232,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"skipped {len(skipped):,} {'entry' if len(skipped) == 1 else 'entries'} of the corpus folder, not read "
               "as articles:")
         for entry in skipped:
-            convertible = entry.reason is SkipReason.UNSUPPORTED_TYPE and Path(entry.path).suffix.lower() in FILE_SUFFIXES
+            convertible = (entry.reason is SkipReason.UNSUPPORTED_TYPE
+                           and Path(entry.path).suffix.lower() in FILE_SUFFIXES)
             print(console.for_terminal(f"  {entry}" + (f"; to add its article: python -m bot add {entry.path}"
                                                        if convertible else "")))
     return 0

@@ -78,8 +78,8 @@ class Settings(BaseSettings):
         "or auto (sparse from BOT_SPARSE_FROM passages on).",
     )
     sparse_from: int = Field(
-        SPARSE_FROM, ge=1, le=1_000_000_000, description="With engine auto: corpus size (passages) from which the sparse "
-        "engine ranks.",
+        SPARSE_FROM, ge=1, le=1_000_000_000,
+        description="With engine auto: corpus size (passages) from which the sparse engine ranks.",
     )
     index_cache_dir: Path | None = Field(
         Path(".cache/index"),

@@ -108,6 +108,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import copy
 import email.parser
 import email.policy
@@ -117,9 +118,10 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
@@ -217,7 +219,7 @@ class Call:
     error: str | None = None
 
     def __repr__(self) -> str:
-        params = {k: v for k, v in self.params.items()}
+        params = dict(self.params)
         text = repr(params)
         if len(text) > 300:
             text = text[:300] + "...}"
@@ -404,7 +406,7 @@ def check_html(text: str, *, strict_entities: bool = True) -> tuple[str, list[di
             else:
                 # unquoted values are "name tokens": letters, digits, '.', '-' only
                 j = i
-                while j < n and (text[j].isascii() and text[j].isalnum() or text[j] in ".-"):
+                while j < n and ((text[j].isascii() and text[j].isalnum()) or text[j] in ".-"):
                     j += 1
                 value = text[i:j].lower()
                 if j >= n or (text[j] not in _SPACE and text[j] != ">"):
@@ -766,7 +768,8 @@ def find_entities(text: str) -> list[dict]:
         s, e = m.span()
         url = m.group(0).rstrip(".,;:!?)'\"")
         e = s + len(url)
-        if "://" not in url and not re.search(r"\.(com|org|net|io|ru|de|uk|info|dev|app|me|co|edu|gov)(?:[:/]|$)", url, re.I):
+        domain = r"\.(com|org|net|io|ru|de|uk|info|dev|app|me|co|edu|gov)(?:[:/]|$)"
+        if "://" not in url and not re.search(domain, url, re.I):
             continue
         if s > 0 and text[s - 1] in "@./":
             continue
@@ -887,7 +890,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # listen backlog; socketserver's default of 5 resets bursts of connections
 
-    def __init__(self, fake: "FakeTelegram") -> None:
+    def __init__(self, fake: FakeTelegram) -> None:
         self.fake = fake
         self._handler_threads: set[threading.Thread] = set()
         self._threads_lock = threading.Lock()
@@ -919,10 +922,8 @@ class _Server(ThreadingHTTPServer):
         with self._threads_lock:
             conns = list(self._connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def join_handlers(self, timeout: float) -> list[threading.Thread]:
         deadline = time.monotonic() + timeout
@@ -987,10 +988,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, self.path, self.headers.get("Content-Type", ""), body
             )
         except _Drop:
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         try:
             self.send_response(status)
@@ -1064,7 +1063,7 @@ class FakeTelegram:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> "FakeTelegram":
+    def start(self) -> FakeTelegram:
         if self._server is not None:
             return self
         self._stopping.clear()
@@ -1097,13 +1096,13 @@ class FakeTelegram:
         if leftover:  # pragma: no cover - diagnostics
             raise RuntimeError(f"FakeTelegram: handler threads did not stop: {leftover}")
 
-    def __enter__(self) -> "FakeTelegram":
+    def __enter__(self) -> FakeTelegram:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "FakeTelegram":
+    async def __aenter__(self) -> FakeTelegram:
         return self.start()
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -1949,7 +1948,8 @@ class FakeTelegram:
                             raise bad_request("BUTTON_DATA_INVALID")
                     if "url" in button:
                         url = button["url"]
-                        if not isinstance(url, str) or not re.match(r"(?i)(https?|tg)://\S+$|^[\w.-]+\.[a-z]{2,}(/\S*)?$", url):
+                        allowed = r"(?i)(https?|tg)://\S+$|^[\w.-]+\.[a-z]{2,}(/\S*)?$"
+                        if not isinstance(url, str) or not re.match(allowed, url):
                             raise bad_request("BUTTON_URL_INVALID")
             return markup
         if "keyboard" in markup:

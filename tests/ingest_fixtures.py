@@ -110,7 +110,7 @@ def rss(items: list[tuple[str | None, str | None, str | None]], title: str = "Ca
                      + (f"<pubDate>{date}</pubDate>" if date else "") + "<description>Summary.</description></item>")
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>{escape(title)}</title>'
             f"<link>https://ledger.invalid/</link><description>News</description>{''.join(parts)}</channel></rss>"
-            ).encode("utf-8")
+            ).encode()
 
 
 def atom(items: list[tuple[str, str, str]], title: str = "Yerevan Courier") -> bytes:
@@ -121,7 +121,7 @@ def atom(items: list[tuple[str, str, str]], title: str = "Yerevan Courier") -> b
         for link, t, date in items
     )
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>{escape(title)}'
-            f"</title><id>urn:courier</id><updated>2022-11-14T08:00:00Z</updated>{entries}</feed>").encode("utf-8")
+            f"</title><id>urn:courier</id><updated>2022-11-14T08:00:00Z</updated>{entries}</feed>").encode()
 
 
 BUDGET_PARAGRAPHS = (

@@ -35,7 +35,7 @@ class LocalSite:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            def do_GET(self) -> None:  # the http.server name
                 site.requests.append(self.path)
                 site.user_agents.append(self.headers.get("User-Agent", ""))
                 route = site.routes.get(self.path)

@@ -41,7 +41,8 @@ def build_pdf(pages: list[list[Line]] | None = None, *, title: str | None = None
     if image_only:
         pixels = zlib.compress(bytes([128]) * (20 * 10))
         image = add(b"<< /Type /XObject /Subtype /Image /Width 20 /Height 10 /ColorSpace /DeviceGray "
-                    b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream" % (len(pixels), pixels))
+                    b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream"
+                    % (len(pixels), pixels))
     kids = []
     for lines in pages:
         content = _image_stream() if image_only else _text_stream(lines)
@@ -81,7 +82,9 @@ def build_pdf(pages: list[list[Line]] | None = None, *, title: str | None = None
     return bytes(out)
 
 
-def paragraph_lines(paragraphs: list[list[str]], *, top: float = 720, leading: float = 14, gap: float = 26) -> list[Line]:
+def paragraph_lines(
+    paragraphs: list[list[str]], *, top: float = 720, leading: float = 14, gap: float = 26
+) -> list[Line]:
     """Lines for paragraphs given as lists of their lines: `leading` apart within a paragraph,
     `gap` apart between paragraphs."""
     lines: list[Line] = []

@@ -16,19 +16,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
-from pathlib import Path
-
-from telegram.ext import Application
-
-from bot.telegram.library_holder import LibraryHolder
 from pydantic import SecretStr
+from telegram.ext import Application
 
 from bot.cli import service_config
 from bot.operations.instruments import Instruments
 from bot.retrieval.library import Library, LibrarySource
 from bot.telegram import service
+from bot.telegram.library_holder import LibraryHolder
 from bot.telegram.service import ServiceConfig, build_application, start_instruments
 from bot.telegram.update_store import UpdateStore
 from conftest import CORPUS, DEFAULTS
@@ -77,11 +75,11 @@ def config_for(tg: FakeTelegram, **overrides: Any) -> ServiceConfig:
     """The service configuration `python -m bot run` makes from the default settings, talking to
     the fake, with the seed corpus (no index cache, no update store: `serving(store=...)` opens one)
     and `overrides`."""
-    values: dict[str, Any] = dict(
-        token=SecretStr(tg.token), api_base_url=tg.base_url, example_questions=EXAMPLES,
-        corpus=LibrarySource(CORPUS, DEFAULTS.max_file_bytes), update_store=None,
-        question_log=None,  # no log file in the working directory: a test that wants one passes its own path
-    )
+    values: dict[str, Any] = {
+        "token": SecretStr(tg.token), "api_base_url": tg.base_url, "example_questions": EXAMPLES,
+        "corpus": LibrarySource(CORPUS, DEFAULTS.max_file_bytes), "update_store": None,
+        "question_log": None,  # no log file in the working directory: a test that wants one passes its own path
+    }
     values.update(overrides)
     return dataclasses.replace(service_config(DEFAULTS), **values)
 

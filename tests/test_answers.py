@@ -3,15 +3,15 @@ has nothing, paging, and no duplicates."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 
-from bot.retrieval import analysis
 from bot.answers import HEDGE_MATCH, HEDGED_NOTE, MAX_EXCERPT_CHARS, Answer, answer_question
 from bot.corpus.articles import Document
+from bot.retrieval import analysis
 from bot.retrieval.library import Library
-
 from conftest import CORPUS, DEFAULTS, make_library, questions
 
 SYUNIK_SENTENCE = (
@@ -82,7 +82,7 @@ def assert_marks_point_at_question_terms(answer: Answer) -> None:
         text = excerpt.text
         assert excerpt.marks, "an answering excerpt holds at least one question word"
         assert list(excerpt.marks) == sorted(excerpt.marks)
-        for (start, end), (next_start, _) in zip(excerpt.marks, excerpt.marks[1:]):
+        for (_, end), (next_start, _) in itertools.pairwise(excerpt.marks):
             assert end <= next_start
         for start, end in excerpt.marks:
             assert 0 <= start < end <= len(text)

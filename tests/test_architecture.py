@@ -15,7 +15,6 @@ from bot.answers import Answer, Excerpt
 from bot.corpus.articles import Document
 from bot.corpus.passages import Passage
 from bot.retrieval.library import Hit, Query
-
 from conftest import ROOT
 
 PACKAGE = ROOT / "bot"
@@ -62,7 +61,8 @@ def bot_modules_imported(source: str) -> set[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("bot.")}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "bot":
+        elif (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+              and node.module.split(".")[0] == "bot"):
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
@@ -140,7 +140,8 @@ def test_each_part_imports_only_the_parts_below_it(part):
 
 
 def test_the_core_does_not_import_the_edges_or_the_tooling():
-    core = [p for p in MODULES if part_of(p) in {"corpus", "retrieval"} or relative(p) in {"bot/answers.py", "bot/evaluation.py"}]
+    core = [p for p in MODULES
+            if part_of(p) in {"corpus", "retrieval"} or relative(p) in {"bot/answers.py", "bot/evaluation.py"}]
     edges = {"telegram", "operations", "bench", "cli", "console", "settings"}
     offenders = [relative(p) for p in core if parts_imported(p) & edges]
     assert not offenders, offenders
@@ -157,7 +158,8 @@ def test_only_the_telegram_folder_imports_telegram():
 
 
 def test_only_the_reference_ranker_imports_rank_bm25():
-    offenders = [relative(p) for p in MODULES if "rank_bm25" in imports_of(p) and relative(p) != "bot/retrieval/bm25_reference.py"]
+    offenders = [relative(p) for p in MODULES
+                 if "rank_bm25" in imports_of(p) and relative(p) != "bot/retrieval/bm25_reference.py"]
     assert not offenders, f"only bot/retrieval/bm25_reference.py may import rank_bm25: {offenders}"
 
 

@@ -4,12 +4,9 @@
 
 from __future__ import annotations
 
-
-from bot.bench import benchmark
-from bot.bench import synthetic_corpus
+from bot.bench import benchmark, synthetic_corpus
 from bot.corpus.articles import load_corpus
 from bot.corpus.passages import split_passages
-
 from conftest import CORPUS, ROOT, run_bot
 
 

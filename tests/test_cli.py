@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
-from bot import console
+from bot import cli, console
 from bot.answers import answer_question
-
 from conftest import CORPUS, DEFAULTS, run_bot
 
 SYUNIK = "Why did Russia deploy border guards in Syunik?"
@@ -313,7 +311,7 @@ def test_eval_on_the_shared_question_set_runs(tmp_path):
 def test_eval_with_a_malformed_question_file_gives_one_error_line(seed_env, capsys, content, where):
     path = seed_env / "bad.jsonl"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    code, out, err = main(capsys, "eval", str(path))
+    code, _out, err = main(capsys, "eval", str(path))
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
     assert "bad.jsonl" in err and where in err
@@ -349,7 +347,7 @@ def test_check_lists_what_it_skipped_in_the_corpus_folder_and_why(write_corpus, 
     (folder / "old").mkdir()
     (folder / ".hidden").write_text("editors leave these")
     monkeypatch.setenv("BOT_CORPUS_DIR", str(folder))
-    code, out, err = main(capsys, "check")
+    code, out, _err = main(capsys, "check")
     assert code == 0
     listed = out.split("skipped 3 entries of the corpus folder, not read as articles:\n")[1].splitlines()
     assert listed == [
@@ -361,7 +359,7 @@ def test_check_lists_what_it_skipped_in_the_corpus_folder_and_why(write_corpus, 
 
 
 def test_check_says_nothing_of_skipping_when_nothing_was_skipped(seed_env, capsys):
-    code, out, err = main(capsys, "check")
+    code, out, _err = main(capsys, "check")
     assert code == 0 and "skipped" not in out
 
 
@@ -372,7 +370,8 @@ ESCAPES = "\x1b[2J\x1b]0;owned\x07\x1b[31m"  # clear the screen, retitle the win
 
 def test_terminal_escapes_in_articles_never_reach_the_terminal(tmp_path, write_corpus):
     folder = write_corpus({"esc.md": f"---\ntitle: Orchards {ESCAPES}report\npublisher: Wire{ESCAPES}\n"
-                                     f"url: https://example.org/x\n---\n\nPomegranate orchards {ESCAPES} grow near Meghri.\n"})
+                                     "url: https://example.org/x\n---\n\n"
+                                     f"Pomegranate orchards {ESCAPES} grow near Meghri.\n"})
     env = {"BOT_CORPUS_DIR": str(folder), "BOT_INDEX_CACHE_DIR": ""}
     outputs = [run_bot("ask", "pomegranate orchards", cwd=tmp_path, env=env),
                run_bot("chat", cwd=tmp_path, env=env, stdin="pomegranate orchards\n/sources\n"),

@@ -16,7 +16,6 @@ import pytest
 from bot.answers import answer_question
 from bot.evaluation import Report, evaluate, plain_bm25_asker, read_cases
 from bot.retrieval.library import Library, load_library
-
 from conftest import CORPUS, DEFAULTS, ROOT
 
 DEV = ROOT.parent / "shared" / "eval" / "realnews-dev"

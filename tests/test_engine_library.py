@@ -7,7 +7,6 @@ import pytest
 from bot.corpus.articles import load_corpus
 from bot.corpus.passages import split_passages
 from bot.retrieval.library import Library, passage_key
-
 from conftest import CORPUS, DEFAULTS
 
 

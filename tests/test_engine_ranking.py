@@ -8,19 +8,16 @@ same answers on the seed question set.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from bot.retrieval import analysis
-from bot.retrieval import index_arrays
-from bot.bench import synthetic_corpus
 from bot.answers import answer_question
-from bot.retrieval.bm25_sparse import SparseBm25
+from bot.bench import synthetic_corpus
 from bot.corpus.articles import load_corpus
+from bot.retrieval import analysis, index_arrays
 from bot.retrieval.bm25_reference import Bm25Ranker
+from bot.retrieval.bm25_sparse import SparseBm25
 from bot.retrieval.library import Library
-
 from conftest import CORPUS, DEFAULTS, QUESTIONS, make_library, questions
 
 TOLERANCE = 1e-6
@@ -44,7 +41,7 @@ def assert_same_top(reference: Bm25Ranker, sparse: SparseBm25, query_terms: list
     got = sparse.top(query_terms, k)
     assert len(got) == len(expected), query_terms
     all_scores = reference.scores(query_terms)
-    for (want_id, want_score), (got_id, got_score) in zip(expected, got):
+    for (want_id, want_score), (got_id, got_score) in zip(expected, got, strict=True):
         assert abs(got_score - want_score) <= TOLERANCE, (query_terms, want_id, got_id)
         if got_id != want_id:  # allowed only between tied passages
             assert abs(all_scores[got_id] - want_score) <= TIE, (query_terms, want_id, got_id)

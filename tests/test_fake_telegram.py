@@ -13,14 +13,36 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
-                      InputTextMessageContent, ReplyParameters, Update)
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    ReplyParameters,
+    Update,
+)
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
-from telegram.ext import (ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
-                          InlineQueryHandler, MessageHandler, filters)
+from telegram.ext import (
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
 
-from fake_telegram import (DEFAULT_TOKEN, ApiError, FakeTelegram, ParseError, check_html, check_markdown_v2,
-                           parse_text, utf16_len)
+from fake_telegram import (
+    DEFAULT_TOKEN,
+    ApiError,
+    FakeTelegram,
+    ParseError,
+    check_html,
+    check_markdown_v2,
+    parse_text,
+    utf16_len,
+)
 
 
 @pytest.fixture
@@ -115,7 +137,7 @@ async def test_real_ptb_bot(tg: FakeTelegram) -> None:
         assert query.data == "more:1"
         assert query.message.reply_to_message.text == "/start now"
         assert await query.answer("ok") is True
-        with pytest.raises(BadRequest, match="(?i)query is too old"):
+        with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await query.answer("twice")
         edited = await query.edit_message_text("Edited", reply_markup=keyboard)
         assert edited.text == "Edited" and edited.edit_date is not None
@@ -321,7 +343,7 @@ def test_html_entities_and_offsets() -> None:
     text, entities = check_html('<pre><code class="language-py">x</code></pre><blockquote expandable>q</blockquote>')
     assert entities == [{"type": "pre", "offset": 0, "length": 1, "language": "py"},
                         {"type": "expandable_blockquote", "offset": 1, "length": 1}]
-    with pytest.raises(ApiError, match="Character '.' is reserved"):
+    with pytest.raises(ApiError, match=r"Character '\.' is reserved"):
         parse_text("Hello.", "MarkdownV2")
     assert parse_text("*bold* and \\. _it_", "MarkdownV2") == (
         "bold and . it", [{"type": "bold", "offset": 0, "length": 4}, {"type": "italic", "offset": 11, "length": 2}])

@@ -18,11 +18,11 @@ from telegram_harness import serving, texts
 
 pytest.importorskip("trafilatura", reason="the ingest extra is not installed: pip install -e '.[ingest]'")
 
-from bot.ingest.fetching import FetchLimits  # noqa: E402 - after the skip: needs the extra
-from bot.ingest.following import FeedFollower  # noqa: E402
-
-from ingest_fixtures import METRO, SEVAN, news_page, rss  # noqa: E402
-from local_site import LocalSite, Response  # noqa: E402
+# After the skip: these need the extra.
+from bot.ingest.fetching import FetchLimits
+from bot.ingest.following import FeedFollower
+from ingest_fixtures import METRO, SEVAN, news_page, rss
+from local_site import LocalSite, Response
 
 FIRST = "---\ntitle: Harvest report\npublisher: Test Wire\n---\n\nThe pomegranate harvest in Ararat was large.\n"
 
@@ -106,7 +106,8 @@ async def test_an_item_that_cannot_be_added_is_reported_once_not_at_every_check(
     async with serving(tg, library, corpus=source, feeds=follower, feed_interval=0.05):
         await tg.wait_for_async(lambda: site.requests.count("/feed.rss") >= 3, timeout=30)
     assert site.requests.count("/login.html") == 1
-    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("feeds: ") and "login" in r.getMessage()]
+    messages = [r.getMessage() for r in caplog.records]
+    skipped = [m for m in messages if m.startswith("feeds: ") and "login" in m]
     assert len(skipped) == 1 and skipped[0].startswith(f"feeds: skipped {login} (in feed {feed}): ")
     assert sorted(p.name for p in folder.iterdir()) == ["harvest.md"]
 

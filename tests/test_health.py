@@ -12,12 +12,12 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.operations.health import Health, HealthServer
 from bot.operations.log_format import JsonLines
 from bot.operations.metrics import BotMetrics
+from conftest import ROOT
 
 
 class Clock:

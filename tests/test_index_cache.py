@@ -11,12 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.retrieval import analysis
 from bot.corpus import articles
-from bot.retrieval import index_cache
 from bot.corpus.articles import CorpusError, load_corpus
+from bot.retrieval import analysis, index_cache
 from bot.retrieval.library import Library, load_library
-
 from conftest import CORPUS, DEFAULTS, questions
 
 LIMIT = DEFAULTS.max_file_bytes
@@ -145,7 +143,7 @@ def test_nothing_usable_raises_the_loaders_error(tmp_path):
 
 
 def _cache_files(cache: Path) -> tuple[Path, dict]:
-    (place,) = [p for p in cache.iterdir()]
+    (place,) = list(cache.iterdir())
     manifest = json.loads((place / "manifest.json").read_text())
     return place / manifest["generation"], manifest
 
@@ -318,5 +316,6 @@ def test_a_full_disk_leaves_no_temporary_file_behind(folder, tmp_path, monkeypat
     opened = open_(folder, tmp_path / "cache")  # served from memory, with a warning
     assert opened.index.document_count == 5
     assert "No space left on device" in caplog.text
-    leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp") or p.name.startswith("index-")]
+    leftovers = [p.name for p in (tmp_path / "cache").rglob("*")
+                 if p.name.endswith(".tmp") or p.name.startswith("index-")]
     assert leftovers == []

@@ -19,7 +19,6 @@ from bot.corpus.articles import load_corpus, parse_document
 from bot.ingest import corpus_files
 from bot.ingest.corpus_files import NameTaken, write_new_file
 from bot.ingest.fetching import USER_AGENT
-
 from conftest import run_bot
 from ingest_fixtures import BRIDGE, BUDGET_TEXT, METRO, SEVAN, atom, budget_pdf, news_page, rss
 from local_site import LocalSite, Response
@@ -101,7 +100,7 @@ def test_an_added_article_is_answered_from_with_a_cited_verbatim_quote(site, cor
 def test_a_saved_page_takes_its_address_from_the_page_itself(corpus, capsys, tmp_path):
     saved = tmp_path / "Kievyan bridge.html"
     saved.write_text(news_page(BRIDGE, canonical="https://www.yerevancourier.am/news/kievyan-bridge"), encoding="utf-8")
-    code, out, err = add(capsys, str(saved))
+    code, _out, err = add(capsys, str(saved))
     assert code == 0, err
     (name, text), = files(corpus).items()
     assert name == "yerevancourier-2022-11-14-kievyan-bridge-reopens-to-traffic.md"
@@ -125,20 +124,20 @@ def test_a_page_without_a_date_is_named_undated_and_its_text_dates_are_not_taken
 def test_a_page_in_a_legacy_charset_is_decoded_right(site, corpus, capsys, charset, served_as):
     body = news_page(BRIDGE, charset=charset).encode("cp1252")
     url = site.put("/bridge.html", Response(body, content_type=served_as))
-    code, out, err = add(capsys, url)
+    code, _out, err = add(capsys, url)
     assert code == 0, err
-    (name, text), = files(corpus).items()
+    (_name, text), = files(corpus).items()
     assert parse_document("x", text).text == BRIDGE.text
 
 
 def test_malformed_html_still_gives_its_article(site, corpus, capsys):
     paragraphs = "".join(f"<p>{p}" for p in METRO.paragraphs)  # no closing tags, stray ones, no <html>
     body = (f"<title>{METRO.title}</title><div><div><span>{paragraphs}</span></div></div></div></b></td>"
-            "<p class=share><a href=#>Share").encode("utf-8")
+            "<p class=share><a href=#>Share").encode()
     url = site.put("/broken.html", Response(body))
-    code, out, err = add(capsys, url)
+    code, _out, err = add(capsys, url)
     assert code == 0, err
-    (name, text), = files(corpus).items()
+    (_name, text), = files(corpus).items()
     assert parse_document("x", text).text == METRO.text
 
 
@@ -148,7 +147,7 @@ def test_malformed_html_still_gives_its_article(site, corpus, capsys):
 def test_a_pdf_gives_its_paragraphs_without_running_headers_and_page_numbers(site, corpus, capsys, tmp_path):
     pdf = tmp_path / "budget.pdf"
     pdf.write_bytes(budget_pdf())
-    code, out, err = add(capsys, "--publisher", "Parliament Weekly", str(pdf))
+    code, _out, err = add(capsys, "--publisher", "Parliament Weekly", str(pdf))
     assert code == 0, err
     (name, text), = files(corpus).items()
     assert name == "parliament-weekly-2023-12-01-parliament-approves-the-2024-budget.md"
@@ -161,7 +160,7 @@ def test_a_pdf_gives_its_paragraphs_without_running_headers_and_page_numbers(sit
 
 def test_a_pdf_behind_a_web_address_is_read_as_a_pdf_whatever_the_address_says(site, corpus, capsys):
     url = site.put("/budget.html", Response(budget_pdf(), content_type="application/pdf"))
-    code, out, err = add(capsys, url)
+    code, _out, err = add(capsys, url)
     assert code == 0, err
     (name, text), = files(corpus).items()
     document = parse_document(Path(name).stem, text)
@@ -189,7 +188,7 @@ def test_an_atom_feed_file_adds_its_entries_and_fills_the_date_and_publisher_the
     url = site.put("/bridge", Response(bare.encode("utf-8")))
     feed = tmp_path / "courier.atom"
     feed.write_bytes(atom([(url, BRIDGE.title, BRIDGE.date)]))
-    code, out, err = add(capsys, str(feed))
+    code, _out, err = add(capsys, str(feed))
     assert code == 0, err
     (name, text), = files(corpus).items()
     document = parse_document(Path(name).stem, text)
@@ -204,7 +203,7 @@ def test_a_folder_adds_its_pages_pdfs_and_feeds_and_names_what_it_left_out(site,
     (folder / "feed.rss").write_bytes(rss([(serve_page(site, METRO), METRO.title, None)]))
     (folder / "page_files" / "app.js").write_text("var x = 1;")
     (folder / "notes.docx").write_bytes(b"PK\x03\x04")
-    code, out, err = add(capsys, str(folder))
+    code, _out, err = add(capsys, str(folder))
     assert code == 0, err
     texts = {parse_document("x", t).text for t in files(corpus).values()}
     assert texts == {SEVAN.text, METRO.text, BUDGET_TEXT}
@@ -218,7 +217,7 @@ def test_a_folder_adds_its_pages_pdfs_and_feeds_and_names_what_it_left_out(site,
 def test_the_same_address_is_added_once_and_not_fetched_again(site, corpus, capsys):
     url = serve_page(site, SEVAN)
     assert add(capsys, url)[0] == 0
-    code, out, err = add(capsys, url + "?utm_source=telegram#comments")
+    code, out, _err = add(capsys, url + "?utm_source=telegram#comments")
     assert code == 0
     assert f"already in the corpus: {url}?utm_source=telegram#comments: same address as {SEVAN_FILE}" in out
     assert len(files(corpus)) == 1 and site.requests == ["/news/sevan.html"]
@@ -302,7 +301,7 @@ def test_a_feed_item_without_a_link_is_named_and_the_others_are_added(site, corp
     feed = site.put("/feed.rss", Response(rss([(None, "Orphan headline", None),
                                                (serve_page(site, SEVAN), SEVAN.title, None)]),
                                           content_type="application/rss+xml"))
-    code, out, err = add(capsys, feed)
+    code, _out, err = add(capsys, feed)
     assert code == 2
     assert f"failed item 'Orphan headline' (in feed {feed}): has no link to an article; skipped" in err
     assert list(files(corpus)) == [SEVAN_FILE]
@@ -312,7 +311,7 @@ def test_a_feed_that_breaks_off_still_gives_its_readable_items_and_says_it_is_ma
     whole = rss([(serve_page(site, SEVAN), SEVAN.title, None), (serve_page(site, METRO), METRO.title, None)])
     cut = whole[: whole.rindex(b"<item>") + len(b"<item><title>Yere")]  # breaks off in the second item's title
     feed = site.put("/cut.rss", Response(cut, content_type="application/rss+xml"))
-    code, out, err = add(capsys, feed)
+    code, _out, err = add(capsys, feed)
     assert code == 2
     assert list(files(corpus)) == [SEVAN_FILE]
     line, = err.strip().splitlines()
@@ -322,7 +321,7 @@ def test_a_feed_that_breaks_off_still_gives_its_readable_items_and_says_it_is_ma
 
 def test_failures_that_may_pass_by_themselves_exit_1(site, corpus, capsys):
     url = site.put("/busy.html", Response(b"busy", status=503))
-    code, out, err = add(capsys, url)
+    code, _out, err = add(capsys, url)
     assert code == 1
     assert err.strip() == f"failed {url}: the server answered HTTP 503 Service Unavailable; try again later"
 
@@ -340,7 +339,7 @@ def test_failures_that_may_pass_by_themselves_exit_1(site, corpus, capsys):
 ])
 def test_a_page_without_article_text_writes_nothing_and_says_why(site, corpus, capsys, page, words):
     url = site.put("/page.html", Response(page.encode("utf-8")))
-    code, out, err = add(capsys, url)
+    code, _out, err = add(capsys, url)
     assert code == 0  # not a failure: there was nothing to add
     assert not files(corpus)
     line, = err.strip().splitlines()
@@ -376,7 +375,7 @@ def test_a_file_that_cannot_be_written_is_one_line_and_the_rest_goes_on(site, co
 
     monkeypatch.setattr(corpus_files.os, "link", refuse_one)
     monkeypatch.setattr(corpus_files.os, "replace", refuse_one)
-    code, out, err = add(capsys, serve_page(site, METRO), serve_page(site, SEVAN))
+    code, _out, err = add(capsys, serve_page(site, METRO), serve_page(site, SEVAN))
     assert code == 2
     assert re.search(r"failed .*metro\.html: cannot write .*metro.*\.md \(Permission denied\); nothing written", err)
     assert list(files(corpus)) == [SEVAN_FILE]
@@ -394,7 +393,7 @@ def test_what_add_writes_loads_as_the_corpus_without_a_warning(site, corpus, cap
 
 def test_without_the_extra_add_names_it_and_how_to_install_it(corpus, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "trafilatura", None)  # as if it were not installed
-    code, out, err = add(capsys, "https://example.org/a.html")
+    code, _out, err = add(capsys, "https://example.org/a.html")
     assert code == 2
     assert err.strip() == ("error: python -m bot add needs the optional 'ingest' libraries (trafilatura not "
                            "installed); install them with: .venv/bin/pip install -e '.[ingest]'")

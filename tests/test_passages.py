@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from bot.corpus.articles import Document
@@ -38,7 +40,7 @@ def test_passages_cover_every_word_in_order(library):
     for doc in [document(ARTICLE), *library.documents.values()]:
         passages = split_passages(doc)
         assert [p.start for p in passages] == sorted(p.start for p in passages)
-        assert all(a.end <= b.start for a, b in zip(passages, passages[1:]))
+        assert all(a.end <= b.start for a, b in itertools.pairwise(passages))
         assert " ".join(p.text for p in passages).split() == doc.text.split()  # nothing lost or repeated
 
 

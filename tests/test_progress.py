@@ -10,7 +10,6 @@ import pytest
 
 from bot import cli
 from bot.bench import benchmark
-
 from conftest import CORPUS, run_bot
 
 SEED_ARTICLES = len(list(CORPUS.glob("*.md")))

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.retrieval import analysis
 from bot.corpus.articles import load_corpus
+from bot.retrieval import analysis
 from bot.retrieval.bm25_reference import Bm25Ranker
 from bot.retrieval.library import Library
-
 from conftest import CORPUS, DEFAULTS, ENGINES, make_library, questions
 
 

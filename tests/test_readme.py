@@ -33,7 +33,7 @@ def test_every_setting_is_listed_with_its_meaning():
 
 
 def test_every_bot_command_in_readme_exists():
-    subcommands = set(_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
+    subcommands = set(_parser()._subparsers._group_actions[0].choices)
     used = set(re.findall(r"python -m bot ([a-z]+)", README))
     assert used, "README shows no command"
     assert used <= subcommands, used - subcommands

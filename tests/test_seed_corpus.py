@@ -16,7 +16,6 @@ import pytest
 
 from bot.corpus.articles import Document, load_corpus
 from bot.corpus.passages import sentence_spans
-
 from conftest import CORPUS, DEFAULTS, ROOT
 
 SEED_DIRS = [Path(os.environ["SEEDS_DIR"])] if os.environ.get("SEEDS_DIR") else []

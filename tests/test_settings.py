@@ -13,7 +13,6 @@ from pydantic import SecretStr, ValidationError
 
 from bot import cli
 from bot.settings import Settings, SettingsError, load_settings
-
 from conftest import CORPUS, DEFAULTS, ROOT, run_bot
 
 TOKEN = "123456789:AAE-very-secret-token-value_xyz"
@@ -186,7 +185,7 @@ def test_several_bad_values_are_all_named(workdir, monkeypatch):
 @pytest.mark.parametrize("text", ["top_k = \n", "top_k = 3\ntop_k = 4\n", "[unclosed\n", "top_k: 3\n"])
 def test_malformed_settings_file_names_the_file_and_exits_2(workdir, capsys, text):
     config = write(workdir / "broken.toml", text)
-    with pytest.raises(SettingsError, match="broken.toml"):
+    with pytest.raises(SettingsError, match=r"broken\.toml"):
         load_settings(config)
     assert cli.main(["--config", str(config), "check"]) == 2
     err = capsys.readouterr().err

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_bot
 
 from bot.evaluation import QuestionFileError, read_cases
 from bot.operations.feedback_export import export_feedback
 from bot.operations.question_log import ANSWERED, DOWN, REFUSED, UP, Asked, QuestionLog
 from bot.operations.statistics import read_statistics, report
+from conftest import run_bot
 
 NOW = time.mktime((2026, 5, 20, 12, 0, 0, 0, 0, 0)) - time.timezone  # noon UTC
 DAY = 86400

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.retrieval.library import LibrarySource, load_library
 from bot.telegram import handlers
 from bot.telegram import messages as th
-from bot.retrieval.library import LibrarySource, load_library
 from fake_telegram import BOT_USERNAME, FakeTelegram
 from telegram_harness import EXAMPLES, QUESTION, entity_types, reply_ids, serving, texts
 
@@ -279,7 +279,7 @@ async def test_groups_answer_only_what_is_addressed_to_the_bot(tg, library):
         hinted = tg.group_message(GROUP, 6, "/ask")
         await bot.drain()
     replied = reply_ids(tg, GROUP)
-    assert sorted(replied) == sorted(u["message"]["message_id"] for u in answered + [hinted])
+    assert sorted(replied) == sorted(u["message"]["message_id"] for u in [*answered, hinted])
     assert not set(replied) & {u["message"]["message_id"] for u in ignored}
     hint = [c for c in tg.sent("sendMessage", chat_id=GROUP)
             if c.params["reply_parameters"]["message_id"] == hinted["message"]["message_id"]]
@@ -330,7 +330,8 @@ async def test_media_edits_and_channel_posts_get_a_hint_or_nothing(tg, library, 
         last = tg.private_message(7, "Who is Russia's defense minister?")
         await bot.replies_to(last)
         await bot.drain()
-    replies = [(c.params["reply_parameters"]["message_id"], c.result["text"]) for c in tg.sent("sendMessage", chat_id=7)]
+    replies = [(c.params["reply_parameters"]["message_id"], c.result["text"])
+               for c in tg.sent("sendMessage", chat_id=7)]
     assert (edited["edited_message"]["message_id"], th.EDITED_HINT) in replies
     by_target = dict(replies)
     for update in (sticker, voice, photo):

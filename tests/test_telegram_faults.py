@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
+import fake_telegram
 from bot.telegram import handlers
 from bot.telegram import messages as th
 from bot.telegram.update_store import UpdateStore
-import fake_telegram
 from fake_telegram import FakeTelegram
 from telegram_harness import QUESTION, reply_ids, serving, texts
 

@@ -7,13 +7,12 @@ import dataclasses
 
 import pytest
 
-from bot.telegram import messages as th
 from bot.answers import HEDGED_NOTE, Answer, Excerpt, answer_question
 from bot.corpus.articles import Document
 from bot.corpus.passages import Passage
-from fake_telegram import parse_text
-
+from bot.telegram import messages as th
 from conftest import DEFAULTS
+from fake_telegram import parse_text
 
 HOSTILE_TITLE = 'Tom & Jerry <script>alert("x")</script> &amp; </blockquote>'
 HOSTILE_URL = "https://example.org/a?b=1&c='2'&amp;d"
@@ -24,13 +23,13 @@ def valid(message_html: str) -> tuple[str, list[dict]]:
     assert th.utf16_length(message_html) <= th.MAX_MESSAGE, "the HTML source is over 4096 UTF-16 units"
     try:
         return parse_text(message_html, "HTML")  # strict: also rejects a bare '&' or unknown tags
-    except Exception as error:  # noqa: BLE001 - report what Telegram would say
+    except Exception as error:  # report what Telegram would say
         raise AssertionError(f"Telegram would reject this message: {error}\n{message_html[:500]}") from None
 
 
 def document(doc_id: str = "doc", text: str = "", **fields: object) -> Document:
-    values = dict(title=f"Title of {doc_id}", publisher="Test Wire", published="2021-05-14",
-                  url=f"https://example.org/{doc_id}", text=text)
+    values = {"title": f"Title of {doc_id}", "publisher": "Test Wire", "published": "2021-05-14",
+              "url": f"https://example.org/{doc_id}", "text": text}
     values.update(fields)
     return Document(doc_id=doc_id, **values)  # type: ignore[arg-type]
 
@@ -60,7 +59,7 @@ def test_a_hedged_answer_says_so_above_its_quotes(library):
                              min_match=DEFAULTS.min_match)
     hedged = dataclasses.replace(answer, hedged=True)
     chunks = th.answer_messages(hedged)
-    text, entities = valid(chunks[0].html)
+    text, _entities = valid(chunks[0].html)
     assert text.startswith(HEDGED_NOTE)
     assert [number for chunk in chunks for number, _ in chunk.excerpts] == [1, 2, 3][: len(answer.excerpts)]
     assert all(excerpt.text in text for excerpt in answer.excerpts)
@@ -69,7 +68,8 @@ def test_a_hedged_answer_says_so_above_its_quotes(library):
 
 
 def test_an_answer_quotes_marks_and_cites(library):
-    answer = answer_question(library, "Why did Russia deploy border guards in Syunik?", limit=DEFAULTS.top_k, min_match=DEFAULTS.min_match)
+    answer = answer_question(library, "Why did Russia deploy border guards in Syunik?", limit=DEFAULTS.top_k,
+                             min_match=DEFAULTS.min_match)
     assert answer.answered
     [chunk] = th.answer_messages(answer)
     text, entities = valid(chunk.html)
@@ -202,7 +202,7 @@ def test_inline_items_are_plain_titles_and_valid_html(library):
     answer = answer_question(library, question, limit=5, min_match=DEFAULTS.min_match)
     items = th.inline_items(answer)
     assert items
-    for item, excerpt in zip(items, answer.excerpts):
+    for item, excerpt in zip(items, answer.excerpts, strict=True):
         text, _ = valid(item.html)
         assert text.startswith(question) and excerpt.text in text
         assert len(item.title) <= th.INLINE_TITLE_CHARS and "<" not in item.title.replace("<b>", "")
@@ -252,7 +252,7 @@ def test_every_message_keeps_to_100_entities_and_every_citation_keeps_its_link(e
     chunks = th.answer_messages(stress_answer(excerpts, words_marked))
     counts = []
     for chunk in chunks:
-        text, entities = valid(chunk.html)
+        _text, entities = valid(chunk.html)
         counts.append(len(entities))
         kinds = [e["type"] for e in entities]
         assert len(entities) <= MAX_ENTITIES
@@ -284,7 +284,7 @@ def test_a_very_long_article_url_does_not_break_an_answer_or_the_sources():
     answer = Answer(question="Syunik?", terms=("syunik",),
                     excerpts=(excerpt_of(doc.text, ((0, 6),), doc=doc),))
     [chunk] = th.answer_messages(answer)
-    text, entities = valid(chunk.html)
+    text, _entities = valid(chunk.html)
     assert "Syunik guards were deployed." in text and "Title of long" in text
     for message in th.sources_messages(th.overview([doc, document("short")], 2)):
         valid(message)

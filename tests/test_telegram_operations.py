@@ -18,13 +18,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from fake_telegram import FakeTelegram
 from prometheus_client.parser import text_string_to_metric_families
-from telegram_harness import QUESTION, config_for, serving
 
 from bot.operations.question_log import FEEDBACK_REASONS, MAX_QUESTION_ID
 from bot.telegram import messages as th
 from bot.telegram.service import start_instruments
+from fake_telegram import FakeTelegram
+from telegram_harness import QUESTION, config_for, serving
 
 ADMIN = 1
 GROUP = -1001234567890
@@ -405,9 +405,8 @@ async def test_a_burst_of_200_questions_from_50_people_with_presses_loses_no_row
 
 
 def test_the_log_and_health_settings_reach_the_service(tmp_path):
-    from conftest import DEFAULTS
-
     from bot.cli import service_config
+    from conftest import DEFAULTS
 
     on = service_config(DEFAULTS.model_copy(update={"log_db": tmp_path / "q.sqlite3", "log_days": 7,
                                                     "health_port": 9108, "health_listen": "0.0.0.0"}))

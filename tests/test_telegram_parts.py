@@ -10,9 +10,8 @@ import logging
 import random
 from pathlib import Path
 
-from pydantic import SecretStr
-
 import pytest
+from pydantic import SecretStr
 from telegram import Update
 
 from bot.cli import service_config
@@ -28,7 +27,6 @@ from bot.telegram.routing import (
     route,
 )
 from bot.telegram.service import ChatOrderedProcessor, SecretFilter, ServiceConfig, config_problem
-
 from conftest import DEFAULTS
 
 TOKEN = "123456789:AAHk3-secretPART_abcdefghijklmnop"
@@ -141,7 +139,7 @@ def test_rate_limit_forgets_idle_users():
         limit.check(user)
     now[0] = 61.0
     limit.check(1000)
-    assert len(limit._events) == 1  # noqa: SLF001
+    assert len(limit._events) == 1
 
 
 # --- Secrets in logs -------------------------------------------------------------------------------------
@@ -222,7 +220,8 @@ def test_webhook_settings_are_checked():
 
     assert config_problem(config()) is None
     assert "BOT_WEBHOOK_SECRET" in config_problem(config(webhook_url="https://x.org/hook"))
-    assert "only hold" in config_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space")))
+    spaced = config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("has space"))
+    assert "only hold" in config_problem(spaced)
     assert "full https://" in config_problem(config(webhook_url="x.org/hook", webhook_secret=SecretStr("ok")))
     assert config_problem(config(webhook_url="https://x.org/hook", webhook_secret=SecretStr("A-z_09"))) is None
 

@@ -456,7 +456,8 @@ def start_text(view: Overview, examples: Sequence[str], bot_username: str | None
     if examples:
         lines += ["", "Try asking:"]
         lines += [f"• <i>{escape(short(example, LISTED_CHARS))}</i>" for example in examples[:EXAMPLES_SHOWN]]
-    lines += ["", "More in /help." + (f" In any chat, type @{escape(bot_username)} and a question." if bot_username else "")]
+    inline = f" In any chat, type @{escape(bot_username)} and a question." if bot_username else ""
+    lines += ["", "More in /help." + inline]
     return "\n".join(lines)
 
 

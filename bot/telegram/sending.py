@@ -142,7 +142,9 @@ def answer_keyboard(chunk: th.Chunk, *, next_offset: int | None, feedback: int |
     """Under an answer: "Passage n" for each excerpt in this message, "More quotes" on the last, and
     👍 👎 under the last message of an answer logged as question `feedback`."""
     passages = [
-        InlineKeyboardButton(f"Passage {number}", callback_data=ShowPassage(passage_key(excerpt.passage.passage_id)).data)
+        InlineKeyboardButton(
+            f"Passage {number}", callback_data=ShowPassage(passage_key(excerpt.passage.passage_id)).data
+        )
         for number, excerpt in chunk.excerpts
     ]
     rows = [passages[start : start + PASSAGE_BUTTONS_PER_ROW] for start in range(0, len(passages),
@@ -237,7 +239,7 @@ async def answer_inline(query: InlineQuery, answer: Answer) -> None:
                 item.html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
             ),
         )
-        for index, (excerpt, item) in enumerate(zip(answer.excerpts, th.inline_items(answer)))
+        for index, (excerpt, item) in enumerate(zip(answer.excerpts, th.inline_items(answer), strict=True))
     ]
     button = None if results else InlineQueryResultsButton(th.INLINE_NOTHING, start_parameter="inline")
     try:
