@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -364,6 +365,8 @@ class FileBytes:
 
     def __init__(self, file: BinaryIO, offset: int, size: int) -> None:
         self._file = file  # kept open: the data stays readable even if the folder is removed
+        # ... and closed with this object (not left to the file's own finalizer, which warns of an unclosed file)
+        weakref.finalize(self, file.close)
         self._offset = offset
         self._size = size
         self.shape = (size,)
