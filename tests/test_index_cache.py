@@ -3,9 +3,11 @@ corrupt or foreign, never unpickled."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +230,20 @@ def test_load_library_with_a_cache_answers_as_without(folder, tmp_path):
         cached, problems = load_library(folder, max_file_bytes=LIMIT, cache_dir=tmp_path / "cache")
         assert not problems and cached.engine == plain.engine == "rank-bm25"
         assert answers(cached) == answers(plain)
+
+
+def test_a_cached_library_closes_its_files_when_dropped(folder, tmp_path):
+    """Article texts stay in their cache files, open while the library lives (a /reload drops the
+    old one): they close with it, not left to Python's finalizer, which warns of an unclosed file."""
+    cache = tmp_path / "cache"
+    open_(folder, cache)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        library = Library(open_(folder, cache).index, engine="sparse")
+        assert answers(library)
+        del library
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_an_old_index_folder_stays_usable_after_a_rebuild(folder, tmp_path):
