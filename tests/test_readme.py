@@ -27,6 +27,13 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci
 
 
+def test_ci_runs_the_readme_checks():
+    (checks,) = [block for block in _code_blocks("sh") if "ruff check" in block]
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    for command in checks.strip().split(" && "):
+        assert command in ci_lines, f".ci/run does not run {command!r} as a step of its own"
+
+
 def test_every_setting_is_listed_with_its_meaning():
     for name in Settings.model_fields:
         assert f"`BOT_{name.upper()}`" in README, f"README does not list BOT_{name.upper()}"
