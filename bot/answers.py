@@ -290,7 +290,8 @@ def _weights(asked: Asked, query: Query) -> dict[str, float]:
     scene = {query.corrections.get(term, term) for term in analysis.terms(asked.context)}
     asking = {query.corrections.get(term, term) for term in analysis.terms(_DATE_WORDS.sub(" ", asking_text))}
     scene |= {term for term in query.weights if term not in asking}
-    return {term: weight * (CONTEXT_WEIGHT if term in scene and term not in asking else 1.0)
+    degree = set(analysis.terms(asked.degree))  # "how long": the question word, not what it asks about
+    return {term: 0.0 if term in degree else weight * (CONTEXT_WEIGHT if term in scene and term not in asking else 1.0)
             for term, weight in query.weights.items()}
 
 
@@ -320,8 +321,8 @@ def _search_terms(query: Query, weights: Mapping[str, float]) -> tuple[str, ...]
 
 def asked_text(question: str, asked: Asked) -> str:
     """The question without its scene-setting clause."""
-    at = question.find(asked.context)
-    return question[at + len(asked.context):] if asked.context and at >= 0 else question
+    at = question.find(asked.context) if asked.context else -1
+    return question[:at] + question[at + len(asked.context):] if at >= 0 else question
 
 
 def _focus_terms(asked: Asked, query: Query) -> frozenset[str]:

@@ -42,6 +42,7 @@ class Asked:
     wanted: Wanted
     focus: tuple[str, ...] = ()
     context: str = ""  # a leading clause that sets the scene ("After X happened, ..."; "X happened; ...")
+    degree: str = ""  # the adjective of "how long", "how far", "how old": part of the question word, not its topic
 
 
 # Leading words that do not change what is asked ("And when did ...", "So, who ...").
@@ -119,6 +120,15 @@ _SCENE = re.compile(
 )
 
 
+# "How long", "how far", "how old" ...: the adjective measures the answer ("for ten years"); the
+# answer need not hold the word itself.
+_DEGREE = re.compile(
+    _LEAD + r"(?:for |since |until )?how (?P<degree>long|far|old|often|soon|big|large|high|tall|deep|wide|fast|"
+    r"close|heavy)\b",
+    re.IGNORECASE,
+)
+
+
 def shape(question: str) -> Asked:
     """What `question` asks for (see the module docstring)."""
     text = question.strip()
@@ -128,4 +138,6 @@ def shape(question: str) -> Asked:
         context = (scene.group("scene") or scene.group("lead")).rstrip(";,")
         text = text[scene.end():]
     wanted = next((w for pattern, w in _RULES if pattern.search(text)), Wanted.ANY)
-    return Asked(wanted, _focus(text, wanted), context)
+    degree = _DEGREE.search(text)
+    return Asked(wanted, _focus(text, wanted), context, degree.group("degree") if degree else "")
+

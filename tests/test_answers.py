@@ -352,6 +352,16 @@ def test_a_scene_setting_clause_counts_less_than_the_question_itself():
     assert "demand a meeting" in answer.excerpts[0].text
 
 
+def test_how_long_asks_for_a_duration_not_for_the_word_long():
+    library = make_library({
+        "word": "The peacekeepers in Karabakh ended a decades-long war.",
+        "answer": "The peacekeepers will stay in Karabakh for 20 years.",
+        "other": "Markets in Yerevan stay calm.",
+    })
+    answer = ask(library, "How long will the peacekeepers stay in Karabakh?")
+    assert "for 20 years" in answer.excerpts[0].text
+
+
 # --- vocabulary ----------------------------------------------------------------------------------
 
 
@@ -362,10 +372,15 @@ def test_a_scene_setting_clause_counts_less_than_the_question_itself():
         ("Who broke the ceasefire?", "Both sides accused each other of breaking the cease-fire near the lake."),
         ("Were fifteen prisoners released?", "Azerbaijan released 15 prisoners on Saturday in exchange for maps."),
         ("Who chairs the commission?", "The commission's chairman, Tigran Mukuchyan, signed the protocol."),
+        # British and American spellings (the stemmer keeps them apart)
+        ("What did the ministry characterise as a provocation?",
+         "The ministry said it would characterize the shooting at the border as a provocation."),
+        ("Who was in charge of the defence of the city?", "The defense of the city was in the hands of the army."),
     ],
 )
 def test_written_variants_of_one_word_meet(question, text):
-    library = make_library({"answer": text, "other": "Markets in Yerevan were calm on Monday."})
+    library = make_library({"answer": text, "other": "Markets in Yerevan were calm on Monday.",
+                            "near": "The ministry of the city called it a provocation, the ministry said in charge."})
     assert ask(library, question).excerpts[0].document.doc_id == "answer"
 
 

@@ -75,3 +75,12 @@ def test_a_scene_setting_clause_is_told_apart_from_the_question(question, contex
     assert asked.context == context
     if context:  # the asking part still decides the answer type
         assert shape(question.split(", ", 1)[-1].split("; ", 1)[-1]).wanted is asked.wanted
+
+
+@pytest.mark.parametrize(
+    ("question", "degree"),
+    [("For how long will they stay?", "long"), ("How far is the border from the village?", "far"),
+     ("How old is the treaty?", "old"), ("How did the long war end?", ""), ("Who is the tall man?", "")],
+)
+def test_the_adjective_of_how_long_is_part_of_the_question_word(question, degree):
+    assert shape(question).degree == degree

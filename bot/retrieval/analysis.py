@@ -6,9 +6,10 @@ Steps, in order, for each word of the text:
    ``bairamov``) and invisible format characters (zero-width joiners, soft hyphens),
    case-fold.
 2. Stop words: the Snowball English list plus a few question fillers.
-3. Stemming: irregular past forms to their verb (met -> meet), a short list of
-   synonyms news readers use interchangeably to one word (truce -> ceasefire,
-   defence -> defense), then the Snowball English stemmer (PyStemmer).
+3. Stemming: irregular past forms to their verb (met -> meet), British spellings to American
+   ones (characterise -> characterize, defence -> defense, labour -> labor; breame's list of
+   1,730 words, since the stemmer keeps them apart), a short list of synonyms news readers use
+   interchangeably to one word (truce -> ceasefire), then the Snowball English stemmer (PyStemmer).
 4. Transliteration folding: the articles and their readers spell Armenian,
    Russian and Azerbaijani names differently (Pashinian / Pashinyan / Pachinian,
    Harutiunian / Harutyunyan, Gyumri / Gumri, Shusha / Choucha, Aliev / Aliyev).
@@ -32,8 +33,9 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 import Stemmer
+from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
-ANALYZER_VERSION = "3"
+ANALYZER_VERSION = "4"
 
 # Snowball's English stop word list (snowballstem.org), plus question fillers.
 STOP_WORDS = frozenset(
@@ -86,7 +88,6 @@ IRREGULAR_PAST = {
 _SYNONYMS = {
     word: group.split()[0]
     for group in (
-        "defense defence",
         "ceasefire truce armistice",
         "document documents paper papers",
         "assure assured assures pledge pledged promise promised promises vow vowed",
@@ -200,6 +201,7 @@ def term_of(word: str) -> str:
         return ""
     if folded in _NUMBER_WORDS:
         return _NUMBER_WORDS[folded]
+    folded = BRITISH_ENGLISH_SPELLINGS.get(folded, folded)  # characterise -> characterize, defence -> defense
     if folded in _SYNONYMS:
         folded = _SYNONYMS[folded]
     elif agent := _AGENT.match(folded):
