@@ -91,9 +91,27 @@ _FOCUS_RULES = tuple(
 _MAX_FOCUS_WORDS = 2
 
 
+# "What did *Artsakh authorities* say ...", "How did *the spokesman* describe ...": who spoke.
+_SPEAKER = re.compile(
+    _LEAD + r"(?:what|how) (?:did|does|do|has|have|had|will|would) (?:the )?(?P<words>.+?) (?:say|said|tell|told|"
+    r"state|stated|declare|declared|describe|described|call|called|characteri[sz]e|characteri[sz]ed|respond|"
+    r"responded|react|reacted|reply|replied|comment|commented|claim|claimed|add|added|announce|announced|"
+    r"explain|explained|warn|warned|report|reported|accuse|accused)\b",
+    re.IGNORECASE,
+)
+
+
 def _focus(text: str, wanted: Wanted) -> tuple[str, ...]:
     if wanted is Wanted.SPEECH:
-        return ()  # who spoke is context; what was said is the answer type's business
+        # The speaker: a quote is only an answer when it is theirs. (What was said is the answer
+        # type's business.) The speaker's name ends where a preposition begins ("the head *of* ...").
+        speaker = _SPEAKER.search(text)
+        words = []
+        for word in re.findall(r"[\w’'-]+", speaker.group("words")) if speaker else ():
+            if word.casefold() in _STOP:
+                break
+            words.append(word)
+        return tuple(words[-_MAX_FOCUS_WORDS:])
     for rule in _FOCUS_RULES:
         found = rule.search(text)
         if not found:

@@ -352,6 +352,18 @@ def test_a_scene_setting_clause_counts_less_than_the_question_itself():
     assert "demand a meeting" in answer.excerpts[0].text
 
 
+def test_a_quote_answers_what_someone_said_when_it_is_that_speakers():
+    library = make_library({
+        "report": "Azerbaijanis calling themselves environmentalists blocked the Lachin corridor to Artsakh on "
+                  "December 3. The environmentalists said they wanted to inspect mines. The road was reopened "
+                  "later. Artsakh authorities said the environmentalists were in fact secret service operatives.",
+        "other": "Markets were calm.",
+    })
+    answer = ask(library, "What did Artsakh authorities say the environmentalists who blocked the corridor "
+                          "on December 3 really were?")
+    assert "secret service operatives" in answer.excerpts[0].text
+
+
 def test_how_long_asks_for_a_duration_not_for_the_word_long():
     library = make_library({
         "word": "The peacekeepers in Karabakh ended a decades-long war.",
