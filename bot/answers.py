@@ -64,6 +64,7 @@ MAX_EXCERPT_CHARS = 600  # a two-sentence window longer than this is not quoted 
 RECENT_SHARE = 0.3  # "the latest": the newest article's passages gain this share of the best score
 STALE_COST = 0.5  # an article published before the month a question asks about cannot report it
 LENGTH_COST = 0.02  # score lost per 100 characters of a window, so that a sentence more must earn its place
+FUNCTION_WORD_WEIGHT = 0.02  # a window gains this per meaningful stop word of the question it repeats
 UNFINISHED_COST = 0.1  # a window that does not end a sentence (a caption, a heading) ranks this much lower
 
 
@@ -132,7 +133,8 @@ def answer_question(
     top_score = hits[0].score if hits else 1.0
     names = tuple(name for name in _names(asked_text(question, asked), query) if not name.terms <= set(publishers))
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
-                         _earliest_month(asked_text(question, asked)))
+                         _earliest_month(asked_text(question, asked)),
+                         _MEANINGFUL_STOP_WORDS.intersection(_WORDS.findall(asked_text(question, asked).casefold())))
 
     @functools.cache
     def names_in(doc_id: str) -> bool:  # every name the question mentions stands in the article
@@ -191,6 +193,13 @@ _CONTINUES = re.compile(  # used with .match(text, at): anchored where the sente
 )
 _OPENS_QUOTE = re.compile(r"[:]\s*$")
 _SPACE = re.compile(r"\s*")
+_WORDS = re.compile(r"[a-z]+")
+# The stop words that carry meaning: negation, order in time, degree, quantity, direction
+# (Snowball's list, less its pronouns, articles, auxiliaries, question words and plain linkers).
+_MEANINGFUL_STOP_WORDS = frozenset(
+    "only not no nor after before again against further once more most few same own other above below up down "
+    "out off over under until while because than too very all both each some such then".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +212,7 @@ class _Asked:
     weights: Mapping[str, float]  # each question term's weight (the scene's words count less)
     total: float  # their sum
     since: str | None = None  # "YYYY-MM": the earliest month the question asks about, if it names one
+    function_words: frozenset[str] = frozenset()  # the question's stop words that carry meaning ("only", "after")
 
 
 def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names: Callable[[str], bool]) -> Excerpt:
@@ -228,6 +238,10 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     held_in = [{f[2] for f in found if s <= f[0] and f[1] <= e} for s, e in spans]
     weight_of = [sum(asked.weights[t] for t in held) for held in held_in]
     fits_in = [_fits(asked, text[s:e]) for s, e in spans]
+    # Stop words are not indexed, but some carry meaning ("only after", "not", "before"): a
+    # sentence repeating them is closer to the question, other things equal.
+    said_in = [len(asked.function_words.intersection(_WORDS.findall(text[s:e].casefold())))
+               if asked.function_words else 0 for s, e in spans]
 
     best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
     for i in range(len(spans)):
@@ -244,6 +258,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
             focus = len(held & asked.focus) / len(asked.focus) if asked.focus else 1.0
             fits = fits_in[i] or fits_in[j]
             score = (weight / total + TYPE_WEIGHT * fits + FOCUS_WEIGHT * focus
+                     + FUNCTION_WORD_WEIGHT * (said_in[i] + (said_in[j] if j > i else 0))
                      - LENGTH_COST * (end - start) / 100)
             if j > i and weight_of[i] < weight_of[j]:
                 score -= BACKWARD_COST

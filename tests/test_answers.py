@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from bot import answers
 from bot.answers import HEDGE_MATCH, HEDGED_NOTE, MAX_EXCERPT_CHARS, Answer, answer_question
 from bot.corpus.articles import Document
 from bot.retrieval import analysis
@@ -362,6 +363,18 @@ def test_a_quote_answers_what_someone_said_when_it_is_that_speakers():
     answer = ask(library, "What did Artsakh authorities say the environmentalists who blocked the corridor "
                           "on December 3 really were?")
     assert "secret service operatives" in answer.excerpts[0].text
+
+
+def test_a_sentence_repeating_the_questions_meaningful_stop_words_is_quoted_with_its_neighbour(monkeypatch):
+    library = make_library({
+        "report": "Armenia wants the withdrawal of Azerbaijani forces before any talks, Grigorian told reporters. "
+                  "“Only after that would conditions be created for such discussions.”",
+        "other": "Markets were calm.",
+    })
+    question = "What did Grigorian say would only be possible after the Azerbaijani withdrawal?"
+    assert "Only after that" in ask(library, question).excerpts[0].text
+    monkeypatch.setattr(answers, "FUNCTION_WORD_WEIGHT", 0.0)  # the same question, the rule switched off
+    assert "Only after that" not in ask(library, question).excerpts[0].text
 
 
 def test_how_long_asks_for_a_duration_not_for_the_word_long():

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from unittest import mock
 
-from bot import answers
+from bot import answers, questions
 from bot.evaluation import Case, Report, evaluate, plain_bm25_asker
 from bot.retrieval import analysis
 from bot.retrieval.library import Library
@@ -25,25 +25,26 @@ from bot.retrieval.library import Library
 TOP_K = 3
 
 
-def _patched(**constants: object) -> Callable[[], contextlib.AbstractContextManager[object]]:
+def _patched(module: object = answers, **constants: object) -> Callable[[], contextlib.AbstractContextManager[object]]:
     def patch() -> contextlib.AbstractContextManager[object]:
         stack = contextlib.ExitStack()
         for name, value in constants.items():
-            stack.enter_context(mock.patch.object(answers, name, value))
+            stack.enter_context(mock.patch.object(module, name, value))
         return stack
     return patch
 
 
 @contextlib.contextmanager
 def _plain_analyzer() -> Iterator[None]:
-    """The analyzer without hyphen compounds, number words and agent nouns."""
+    """The analyzer without hyphen compounds, number words, agent nouns and British spellings."""
     plain_tokens = analysis.tokens
 
     def tokens(text: str) -> Iterator[analysis.Token]:
         return (t for t in plain_tokens(text) if not any(h in text[t.start : t.end] for h in "-\u2010\u2011"))
 
     with mock.patch.object(analysis, "_NUMBER_WORDS", {}), mock.patch.object(analysis, "_AGENT", _NEVER), \
-            mock.patch.object(analysis, "tokens", tokens), mock.patch.object(analysis, "_HYPHENS", ""):
+            mock.patch.object(analysis, "tokens", tokens), mock.patch.object(analysis, "_HYPHENS", ""), \
+            mock.patch.object(analysis, "BRITISH_ENGLISH_SPELLINGS", {}):
         analysis.term_of.cache_clear()
         try:
             yield
@@ -55,6 +56,9 @@ class _Never:
     def match(self, _: str) -> None:
         return None
 
+    def search(self, _: str) -> None:
+        return None
+
 
 _NEVER = _Never()
 
@@ -63,6 +67,9 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
     "the bot": _patched(),
     "- answer types (time, count, quote ...)": _patched(TYPE_WEIGHT=0.0, STRICT_TYPE_WEIGHT=0.0),
     "- the asked thing's words (focus)": _patched(FOCUS_WEIGHT=0.0),
+    "- the speaker as a quote's focus": _patched(questions, _SPEAKER=_NEVER),
+    "- \"how long\": its adjective not searched": _patched(questions, _DEGREE=_NEVER),
+    "- meaningful stop words (\"only after\") choosing the window": _patched(FUNCTION_WORD_WEIGHT=0.0),
     "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
     "- windows across paragraphs (quotes, pronouns, colons)": _patched(_neighbour_sentence=lambda *_: None),
     "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),
@@ -100,5 +107,6 @@ def ablation_table(cases: list[Case], build: Callable[[], Library], *, top_k: in
         with variant():
             lines.append(_row(name, bot(library), kinds))
     with _plain_analyzer():
-        lines.append(_row("- hyphen compounds, number words, agent nouns in the analyzer", bot(build()), kinds))
+        lines.append(_row("- hyphen compounds, number words, agent nouns, British spellings in the analyzer",
+                          bot(build()), kinds))
     return "\n".join(lines)
