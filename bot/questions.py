@@ -106,12 +106,9 @@ def _focus(text: str, wanted: Wanted) -> tuple[str, ...]:
         # The speaker: a quote is only an answer when it is theirs. (What was said is the answer
         # type's business.) The speaker's name ends where a preposition begins ("the head *of* ...").
         speaker = _SPEAKER.search(text)
-        words = []
-        for word in re.findall(r"[\w’'-]+", speaker.group("words")) if speaker else ():
-            if word.casefold() in _STOP:
-                break
-            words.append(word)
-        return tuple(words[-_MAX_FOCUS_WORDS:])
+        name = re.findall(r"[\w’'-]+", speaker.group("words")) if speaker else []
+        ends = next((i for i, word in enumerate(name) if word.casefold() in _STOP), len(name))
+        return tuple(name[:ends][-_MAX_FOCUS_WORDS:])
     for rule in _FOCUS_RULES:
         found = rule.search(text)
         if not found:
