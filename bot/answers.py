@@ -65,6 +65,8 @@ RECENT_SHARE = 0.3  # "the latest": the newest article's passages gain this shar
 STALE_COST = 0.5  # an article published before the month a question asks about cannot report it
 LENGTH_COST = 0.02  # score lost per 100 characters of a window, so that a sentence more must earn its place
 FUNCTION_WORD_WEIGHT = 0.02  # a window gains this per meaningful stop word of the question it repeats
+NEW_WORDS = 3  # a window telling fewer words than this beyond the question's own ...
+RESTATED_COST = 0.1  # ... ranks this much lower (it restates the question; the answer follows it)
 UNFINISHED_COST = 0.1  # a window that does not end a sentence (a caption, a heading) ranks this much lower
 
 
@@ -242,6 +244,10 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     # sentence repeating them is closer to the question, other things equal.
     said_in = [len(asked.function_words.intersection(_WORDS.findall(text[s:e].casefold())))
                if asked.function_words else 0 for s, e in spans]
+    # An answer tells something the question did not: a sentence that only restates the question
+    # ("Angry crowds entered parliament" for "What befell the speaker when angry crowds entered
+    # parliament?") is where the answer starts, not the answer.
+    new_in = [_new_words(text[s:e], asked.weights) for s, e in spans]
 
     best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
     for i in range(len(spans)):
@@ -260,6 +266,8 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
             score = (weight / total + TYPE_WEIGHT * fits + FOCUS_WEIGHT * focus
                      + FUNCTION_WORD_WEIGHT * (said_in[i] + (said_in[j] if j > i else 0))
                      - LENGTH_COST * (end - start) / 100)
+            if new_in[i] + (new_in[j] if j > i else 0) < NEW_WORDS:
+                score -= RESTATED_COST
             if j > i and weight_of[i] < weight_of[j]:
                 score -= BACKWARD_COST
             if best is None or score > best[0] + 1e-9:
@@ -284,6 +292,14 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     return Excerpt(document, passage, start, end, hit.score, weight / total, matched, marks, fits, names_found,
                    in_time,
                    focus)
+
+
+def _new_words(sentence: str, question: Mapping[str, float]) -> int:
+    """How many of the sentence's words (stop words aside) the question does not hold."""
+    return sum(1 for word in _WORD_RUNS.findall(sentence) if (term := analysis.term_of(word)) and term not in question)
+
+
+_WORD_RUNS = re.compile(r"[^\W_]+")
 
 
 def _merged(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

@@ -377,6 +377,18 @@ def test_a_sentence_repeating_the_questions_meaningful_stop_words_is_quoted_with
     assert "Only after that" not in ask(library, question).excerpts[0].text
 
 
+def test_a_sentence_that_only_restates_the_question_is_quoted_with_the_one_after_it(monkeypatch):
+    library = make_library({
+        "report": "Protests broke out in Yerevan overnight. Angry crowds also entered Armenian Parliament to "
+                  "protest. Speaker Ararat Mirzoyan was hospitalized with injuries.",
+        "other": "Markets were calm.",
+    })
+    question = "What befell the head of the Armenian legislature when angry crowds entered parliament?"
+    assert "Mirzoyan was hospitalized" in ask(library, question).excerpts[0].text
+    monkeypatch.setattr(answers, "RESTATED_COST", 0.0)  # the same question, the rule switched off
+    assert "Mirzoyan was hospitalized" not in ask(library, question).excerpts[0].text
+
+
 def test_how_long_asks_for_a_duration_not_for_the_word_long():
     library = make_library({
         "word": "The peacekeepers in Karabakh ended a decades-long war.",

@@ -70,6 +70,7 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
     "- the speaker as a quote's focus": _patched(questions, _SPEAKER=_NEVER),
     "- \"how long\": its adjective not searched": _patched(questions, _DEGREE=_NEVER),
     "- meaningful stop words (\"only after\") choosing the window": _patched(FUNCTION_WORD_WEIGHT=0.0),
+    "- a window restating the question ranks lower": _patched(RESTATED_COST=0.0),
     "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
     "- windows across paragraphs (quotes, pronouns, colons)": _patched(_neighbour_sentence=lambda *_: None),
     "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),
