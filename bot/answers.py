@@ -30,6 +30,7 @@ The thresholds were calibrated on the development set (README: "Answer quality")
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import re
@@ -232,7 +233,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     spans = ([before] if before else []) + sentences + ([after] if after else [])
     first_own = 1 if before else 0
     last_own = first_own + len(sentences) - 1
-    found = _terms_found(text, spans[0][0], spans[-1][1], query)
+    found, others = _terms_found(text, spans[0][0], spans[-1][1], query)
     total = asked.total
 
     # Per sentence, once: the question terms it holds, their weight, and whether it holds the asked
@@ -247,7 +248,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     # An answer tells something the question did not: a sentence that only restates the question
     # ("Angry crowds entered parliament" for "What befell the speaker when angry crowds entered
     # parliament?") is where the answer starts, not the answer.
-    new_in = [_new_words(text[s:e], asked.weights) for s, e in spans]
+    new_in = [bisect.bisect_left(others, e) - bisect.bisect_left(others, s) for s, e in spans]
 
     best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
     for i in range(len(spans)):
@@ -292,14 +293,6 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
     return Excerpt(document, passage, start, end, hit.score, weight / total, matched, marks, fits, names_found,
                    in_time,
                    focus)
-
-
-def _new_words(sentence: str, question: Mapping[str, float]) -> int:
-    """How many of the sentence's words (stop words aside) the question does not hold."""
-    return sum(1 for word in _WORD_RUNS.findall(sentence) if (term := analysis.term_of(word)) and term not in question)
-
-
-_WORD_RUNS = re.compile(r"[^\W_]+")
 
 
 def _merged(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -390,9 +383,11 @@ def _belong_together(text: str, first: tuple[int, int], second: tuple[int, int])
     return bool(_OPENS_QUOTE.search(text[first[0] : first[1]]) or _continues(text, second[0]))
 
 
-def _terms_found(text: str, start: int, end: int, query: Query) -> list[tuple[int, int, str]]:
-    """The question's terms in ``text[start:end]``, as spans of the document's text."""
-    return [(s + start, e + start, term) for s, e, term in analysis.spans_of(text[start:end], query.weights)]
+def _terms_found(text: str, start: int, end: int, query: Query) -> tuple[list[tuple[int, int, str]], list[int]]:
+    """The question's terms in ``text[start:end]``, as spans of the document's text, and where
+    each other word (stop words aside) starts: the words a window tells beyond the question."""
+    found, others = analysis.spans_and_others(text[start:end], query.weights)
+    return [(s + start, e + start, term) for s, e, term in found], [at + start for at in others]
 
 
 # --- answer types ---------------------------------------------------------------------------

@@ -157,6 +157,19 @@ def spans_of(text: str, wanted: Container[str]) -> list[tuple[int, int, str]]:
     return list(_spans(text, wanted))
 
 
+def spans_and_others(text: str, wanted: Container[str]) -> tuple[list[tuple[int, int, str]], list[int]]:
+    """As `spans_of`, plus where each other word that is an index term starts (one pass: the
+    answer path also counts the words a sentence tells beyond the question's)."""
+    found: list[tuple[int, int, str]] = []
+    others: list[int] = []
+    for start, end, term in _spans(text, None):
+        if term in wanted:
+            found.append((start, end, term))
+        else:
+            others.append(start)
+    return found, others
+
+
 def _spans(text: str, wanted: Container[str] | None) -> Iterator[tuple[int, int, str]]:
     if not any(h in text for h in _HYPHENS):
         for match in _WORD.finditer(text):
