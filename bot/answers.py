@@ -66,7 +66,7 @@ RECENT_SHARE = 0.3  # "the latest": the newest article's passages gain this shar
 STALE_COST = 0.5  # an article published before the month a question asks about cannot report it
 LENGTH_COST = 0.02  # score lost per 100 characters of a window, so that a sentence more must earn its place
 FUNCTION_WORD_WEIGHT = 0.02  # a window gains this per meaningful stop word of the question it repeats
-NEW_WORDS = 3  # a window telling fewer words than this beyond the question's own ...
+NEW_WORDS = 3  # for a "what"/"which" question, a window telling fewer words than this beyond its own ...
 RESTATED_COST = 0.1  # ... ranks this much lower (it restates the question; the answer follows it)
 UNFINISHED_COST = 0.1  # a window that does not end a sentence (a caption, a heading) ranks this much lower
 
@@ -247,7 +247,9 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
                if asked.function_words else 0 for s, e in spans]
     # An answer tells something the question did not: a sentence that only restates the question
     # ("Angry crowds entered parliament" for "What befell the speaker when angry crowds entered
-    # parliament?") is where the answer starts, not the answer.
+    # parliament?") is where the answer starts, not the answer. (For a question with an answer
+    # type, the type check already asks for something new: a place, a number, a date.)
+    untyped = asked.shape.wanted is Wanted.ANY
     new_in = [bisect.bisect_left(others, e) - bisect.bisect_left(others, s) for s, e in spans]
 
     best: tuple[float, int, int, float, bool, float] | None = None  # (score, start, end, weight, fits, focus)
@@ -267,7 +269,7 @@ def _best_excerpt(library: Library, hit: Hit, query: Query, asked: _Asked, names
             score = (weight / total + TYPE_WEIGHT * fits + FOCUS_WEIGHT * focus
                      + FUNCTION_WORD_WEIGHT * (said_in[i] + (said_in[j] if j > i else 0))
                      - LENGTH_COST * (end - start) / 100)
-            if new_in[i] + (new_in[j] if j > i else 0) < NEW_WORDS:
+            if untyped and new_in[i] + (new_in[j] if j > i else 0) < NEW_WORDS:
                 score -= RESTATED_COST
             if j > i and weight_of[i] < weight_of[j]:
                 score -= BACKWARD_COST
