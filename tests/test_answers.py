@@ -389,6 +389,16 @@ def test_a_sentence_that_only_restates_the_question_is_quoted_with_the_one_after
     assert "Mirzoyan was hospitalized" not in ask(library, question).excerpts[0].text
 
 
+def test_a_hyphenated_compound_the_corpus_never_writes_as_one_word_is_found_by_its_parts():
+    library = make_library({
+        "answer": "Prime Minister Garibashvili of Georgia acted as a go between in the swap of prisoners for maps.",
+        "other": "Markets were calm in Tbilisi.",
+    })
+    answer = ask(library, "Who acted as go-between in the swap?")
+    assert answer.answered and "Garibashvili" in answer.excerpts[0].text
+    assert "gobetwen" not in answer.terms  # the joined form, which no passage holds, weighs nothing
+
+
 def test_how_long_asks_for_a_duration_not_for_the_word_long():
     library = make_library({
         "word": "The peacekeepers in Karabakh ended a decades-long war.",

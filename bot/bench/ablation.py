@@ -71,6 +71,8 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
     "- \"how long\": its adjective not searched": _patched(questions, _DEGREE=_NEVER),
     "- meaningful stop words (\"only after\") choosing the window": _patched(FUNCTION_WORD_WEIGHT=0.0),
     "- a window restating the question ranks lower": _patched(RESTATED_COST=0.0),
+    "- a compound the corpus never writes as one word left to its parts": _patched(analysis,
+                                                                                   is_compound=lambda _: False),
     "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
     "- windows across paragraphs (quotes, pronouns, colons)": _patched(_neighbour_sentence=lambda *_: None),
     "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),

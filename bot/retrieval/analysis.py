@@ -189,6 +189,11 @@ def _spans(text: str, wanted: Container[str] | None) -> Iterator[tuple[int, int,
         previous = match
 
 
+def is_compound(word: str) -> bool:
+    """Whether `word` is a hyphenated compound (whose parts are terms of their own too)."""
+    return any(h in word for h in _HYPHENS)
+
+
 def terms(text: str) -> list[str]:
     """The index terms of `text`, in order, repeats kept (BM25 counts them)."""
     if not any(h in text for h in _HYPHENS):

@@ -264,6 +264,8 @@ class Library:
         corrections: dict[str, str] = {}
         for token in analysis.tokens(text):
             term = token.term
+            if term not in vocabulary and analysis.is_compound(text[token.start : token.end]):
+                continue  # "go-between" as one word, which the corpus never writes: its parts stand for it
             fixed = spelling.correct(term, vocabulary)
             if fixed and spelling.is_english(text[token.start : token.end]):
                 fixed = None  # a real word the corpus lacks, not a typo of one it has
