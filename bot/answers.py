@@ -145,8 +145,13 @@ def answer_question(
 
     candidates = [_best_excerpt(library, hit, query, asked_about, names_in) for hit in hits]
 
+    # The asked thing named by a word no passage holds ("the president of France's *wife*"): the
+    # corpus cannot say it for certain, however much of the rest of the question a passage holds.
+    asked_unknown = asked.names_thing and bool(focus & query.unknown)
+
     def confident(excerpt: Excerpt) -> bool:
-        return excerpt.match >= min_match and excerpt.fits and excerpt.names_found and excerpt.in_time
+        return (excerpt.match >= min_match and excerpt.fits and excerpt.names_found and excerpt.in_time
+                and not asked_unknown)
 
     # The best FIRST_POOL passages are ordered confident excerpts first, then by score; passages
     # ranked below them follow. Every page ("More quotes") sees the same first pool, so pages

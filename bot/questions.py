@@ -43,6 +43,7 @@ class Asked:
     focus: tuple[str, ...] = ()
     context: str = ""  # a leading clause that sets the scene ("After X happened, ..."; "X happened; ...")
     degree: str = ""  # the adjective of "how long", "how far", "how old": part of the question word, not its topic
+    names_thing: bool = False  # the focus is a noun phrase naming the asked thing (not a verb or a speaker)
 
 
 # Leading words that do not change what is asked ("And when did ...", "So, who ...").
@@ -89,6 +90,9 @@ _FOCUS_RULES = tuple(
     )
 )
 _MAX_FOCUS_WORDS = 2
+_DETERMINERS = frozenset("the a an this that these those his her its their our my your".split())
+# A possessive inside the asked noun phrase: what follows it is the asked thing.
+_POSSESSED = re.compile(r"[^?]*?\w['’]s\s+(?=\w)")
 
 
 # "What did *Artsakh authorities* say ...", "How did *the spokesman* describe ...": who spoke.
@@ -101,28 +105,37 @@ _SPEAKER = re.compile(
 )
 
 
-def _focus(text: str, wanted: Wanted) -> tuple[str, ...]:
+def _focus(text: str, wanted: Wanted) -> tuple[tuple[str, ...], bool]:
+    """The focus words, and whether they are a noun phrase naming the asked thing."""
     if wanted is Wanted.SPEECH:
         # The speaker: a quote is only an answer when it is theirs. (What was said is the answer
         # type's business.) The speaker's name ends where a preposition begins ("the head *of* ...").
         speaker = _SPEAKER.search(text)
         name = re.findall(r"[\w’'-]+", speaker.group("words")) if speaker else []
         ends = next((i for i, word in enumerate(name) if word.casefold() in _STOP), len(name))
-        return tuple(name[:ends][-_MAX_FOCUS_WORDS:])
+        return tuple(name[:ends][-_MAX_FOCUS_WORDS:]), False
     for rule in _FOCUS_RULES:
         found = rule.search(text)
         if not found:
             continue
         if found.groupdict().get("verb"):
-            return (found.group("verb"),)
+            return (found.group("verb"),), False
+        phrase = found.group("words")
+        owner = _POSSESSED.match(phrase)
+        if owner and not _STOP.difference(("of", "the")).intersection(owner.group().casefold().split()):
+            phrase = phrase[owner.end():]  # "the president of France's *wife*": the possessed thing is the head
         words: list[str] = []
-        for word in re.findall(r"[\w’'-]+", found.group("words")):
+        following = ""
+        for word in re.findall(r"[\w’'-]+", phrase):
             folded = word.casefold()
             if folded in _STOP or (words and (folded.endswith("ed") or folded in IRREGULAR_PAST)):
+                following = folded
                 break  # the asked thing's name ends where its verb or a preposition begins
             words.append(word)
-        return tuple(words[-_MAX_FOCUS_WORDS:])  # the head of a noun phrase is its last word
-    return ()
+        # "What *befell* the head ...": a word followed by a determiner is a verb, not a thing's name.
+        names_thing = bool(words) and following not in _DETERMINERS
+        return tuple(words[-_MAX_FOCUS_WORDS:]), names_thing  # the head of a noun phrase is its last word
+    return (), False
 
 
 # A question may first set the scene and then ask: "The 2020 truce put peacekeepers on the
@@ -154,5 +167,6 @@ def shape(question: str) -> Asked:
         text = text[scene.end():]
     wanted = next((w for pattern, w in _RULES if pattern.search(text)), Wanted.ANY)
     degree = _DEGREE.search(text)
-    return Asked(wanted, _focus(text, wanted), context, degree.group("degree") if degree else "")
+    focus, names_thing = _focus(text, wanted)
+    return Asked(wanted, focus, context, degree.group("degree") if degree else "", names_thing)
 

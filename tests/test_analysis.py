@@ -35,6 +35,23 @@ def test_transliteration_variants_meet(a, b):
     assert same_terms(f"{a}'s", b)
 
 
+@pytest.mark.parametrize(
+    ("people", "country"),
+    [("Ukrainians", "Ukraine"), ("Israeli", "Israel"), ("Chinese", "China"), ("French", "France"),
+     ("Turkish", "Turkey"), ("Kazakh", "Kazakhstan"), ("Kazakhs", "Kazakhstan"), ("Uzbek", "Uzbekistan"),
+     ("Azerbaijanis", "Azerbaijan"), ("Russian", "Russia"), ("Greek", "Greece"), ("Swiss", "Switzerland")],
+)
+def test_a_demonym_meets_its_country(people, country):
+    assert same_terms(people, country)
+    assert same_terms(f"{country}'s", people.lower())
+
+
+def test_british_spellings_meet_american_ones():
+    for british, american in [("characterise", "characterize"), ("defence", "defense"), ("labour", "labor"),
+                              ("centre", "center"), ("organisation", "organization")]:
+        assert same_terms(british, american)
+
+
 def test_different_names_stay_apart():
     assert terms("Pashinian") != terms("Putin")
     assert terms("Gyumri") != terms("Syunik")

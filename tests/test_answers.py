@@ -399,6 +399,15 @@ def test_a_hyphenated_compound_the_corpus_never_writes_as_one_word_is_found_by_i
     assert "gobetwen" not in answer.terms  # the joined form, which no passage holds, weighs nothing
 
 
+def test_an_asked_thing_no_passage_names_is_not_answered_with_confidence():
+    library = make_library({
+        "macron": "French President Emmanuel Macron said Azerbaijan must withdraw its troops.",
+        "other": "Markets were calm in Yerevan.",
+    })
+    assert not ask(library, "Who is the president of France's wife?").answered  # "wife": nowhere in the corpus
+    assert ask(library, "Who is the president of France?").answered
+
+
 def test_how_long_asks_for_a_duration_not_for_the_word_long():
     library = make_library({
         "word": "The peacekeepers in Karabakh ended a decades-long war.",
@@ -423,6 +432,8 @@ def test_how_long_asks_for_a_duration_not_for_the_word_long():
         ("What did the ministry characterise as a provocation?",
          "The ministry said it would characterize the shooting at the border as a provocation."),
         ("Who was in charge of the defence of the city?", "The defense of the city was in the hands of the army."),
+        # a demonym and its country (every country: tests/test_analysis.py)
+        ("What did France say about the vote?", "The French foreign ministry said the vote was flawed."),
     ],
 )
 def test_written_variants_of_one_word_meet(question, text):

@@ -55,6 +55,9 @@ def test_when_inside_a_question_is_a_conjunction_not_the_asked_time():
         ("What did Artsakh authorities say the activists were?", ("Artsakh", "authorities")),
         ("How did the head of the security pact describe it?", ("head",)),
         ("Is the border closed?", ()),
+        ("Who is the president of France's wife?", ("wife",)),  # the possessed thing is the head
+        ("What was the turnout in Armenia's elections?", ("turnout",)),  # a possessive after "in" is not
+        ("What befell the head of parliament?", ("befell",)),
     ],
 )
 def test_the_asked_things_words_are_found(question, focus):
@@ -86,3 +89,13 @@ def test_a_scene_setting_clause_is_told_apart_from_the_question(question, contex
 )
 def test_the_adjective_of_how_long_is_part_of_the_question_word(question, degree):
     assert shape(question).degree == degree
+
+
+@pytest.mark.parametrize(
+    ("question", "names_thing"),
+    [("Which countries sent troops?", True), ("How many soldiers died?", True),
+     ("What befell the head of parliament?", False),  # a verb: a determiner follows it
+     ("Who chairs the commission?", False), ("What did the spokesman say?", False)],
+)
+def test_a_focus_that_names_a_thing_is_told_from_a_verb(question, names_thing):
+    assert shape(question).names_thing is names_thing

@@ -36,7 +36,8 @@ def _patched(module: object = answers, **constants: object) -> Callable[[], cont
 
 @contextlib.contextmanager
 def _plain_analyzer() -> Iterator[None]:
-    """The analyzer without hyphen compounds, number words, agent nouns and British spellings."""
+    """The analyzer without hyphen compounds, number words, agent nouns, British spellings and the
+    demonym table (the -ian suffix rule stays)."""
     plain_tokens = analysis.tokens
 
     def tokens(text: str) -> Iterator[analysis.Token]:
@@ -44,7 +45,8 @@ def _plain_analyzer() -> Iterator[None]:
 
     with mock.patch.object(analysis, "_NUMBER_WORDS", {}), mock.patch.object(analysis, "_AGENT", _NEVER), \
             mock.patch.object(analysis, "tokens", tokens), mock.patch.object(analysis, "_HYPHENS", ""), \
-            mock.patch.object(analysis, "BRITISH_ENGLISH_SPELLINGS", {}):
+            mock.patch.object(analysis, "BRITISH_ENGLISH_SPELLINGS", {}), \
+            mock.patch.object(analysis, "_country_of", lambda word: word):
         analysis.term_of.cache_clear()
         try:
             yield
@@ -110,6 +112,6 @@ def ablation_table(cases: list[Case], build: Callable[[], Library], *, top_k: in
         with variant():
             lines.append(_row(name, bot(library), kinds))
     with _plain_analyzer():
-        lines.append(_row("- hyphen compounds, number words, agent nouns, British spellings in the analyzer",
+        lines.append(_row("- hyphen compounds, number words, agent nouns, British spellings, demonyms in the analyzer",
                           bot(build()), kinds))
     return "\n".join(lines)

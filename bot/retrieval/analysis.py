@@ -15,9 +15,10 @@ Steps, in order, for each word of the text:
    Harutiunian / Harutyunyan, Gyumri / Gumri, Shusha / Choucha, Aliev / Aliyev).
    A few spelling rules map all such variants to one key. The rules also merge a
    few English words (``chip`` and ``ship``); in a news corpus that costs far less
-   than missing a name. Finally a demonym is folded onto its country
-   (Russian -> Russia, Armenians -> Armenia, Azerbaijani -> Azerbaijan), so
-   "Russia's defence minister" finds "Russian Defense Minister".
+   than missing a name. A demonym is folded onto its country, from countryinfo's
+   table of every country (Ukrainians -> Ukraine, Chinese -> China, French ->
+   France), so "Russia's defence minister" finds "Russian Defense Minister";
+   an -ian/-ani/-ili suffix rule covers the rest (Artsakhian -> Artsakh).
 
 Because questions and passages go through the same steps, a question spelled
 one way finds passages spelled another way. Change any rule and bump
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 import Stemmer
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
-ANALYZER_VERSION = "4"
+ANALYZER_VERSION = "5"
 
 # Snowball's English stop word list (snowballstem.org), plus question fillers.
 STOP_WORDS = frozenset(
@@ -220,6 +221,7 @@ def term_of(word: str) -> str:
     if folded in _NUMBER_WORDS:
         return _NUMBER_WORDS[folded]
     folded = BRITISH_ENGLISH_SPELLINGS.get(folded, folded)  # characterise -> characterize, defence -> defense
+    folded = _country_of(folded)  # Ukrainians -> ukraine, Chinese -> china, Kazakh -> kazakhstan
     if folded in _SYNONYMS:
         folded = _SYNONYMS[folded]
     elif agent := _AGENT.match(folded):
@@ -233,6 +235,42 @@ def term_of(word: str) -> str:
     if len(term) > 5 and term.endswith(("ian", "ani", "ili")):
         term = term[:-1] if term[-1] == "n" or term[-2] == "n" else term[:-2]
     return term
+
+
+def _country_of(word: str) -> str:
+    """The country a demonym names (``word`` case-folded), or ``word`` itself."""
+    demonyms = _demonyms()
+    return demonyms.get(word) or (demonyms.get(word[:-1]) if word.endswith("s") else None) or word
+
+
+@functools.cache
+def _demonyms() -> dict[str, str]:
+    """Demonym -> country name, case-folded, for every country countryinfo lists ("ukrainian":
+    "ukraine", "french": "france", "south korean": no, only one-word names), plus the people of a
+    "-stan" country, which is named as their land ("kazakh": "kazakhstan", "uzbek": "uzbekistan").
+    A demonym is taken when it shares at least two first letters with its country (so Martinique's
+    "French" does not take France's), and only if no other country claims it as closely."""
+    from countryinfo import CountryInfo  # 40 ms of JSON: loaded at the first word analyzed, not at import
+
+    claims: dict[str, list[tuple[int, str]]] = {}
+    for info in CountryInfo.all().values():
+        name = str(info.get("name") or "").casefold()
+        if not name.isalpha():
+            continue  # "south korea", "saudi arabia": several words
+        people = [p.strip().casefold() for p in str(info.get("demonym") or "").split(",")]
+        if name.endswith("stan") and len(name) > 8:
+            people.append(name.removesuffix("stan").removesuffix("i"))  # kazakh-stan, uzbek-istan
+        for person in dict.fromkeys(people):
+            shared = next((i for i, (a, b) in enumerate(zip(person, name, strict=False)) if a != b),
+                          min(len(person), len(name)))  # letters the two share at their start
+            if person.isalpha() and person != name and shared >= 2:
+                claims.setdefault(person, []).append((shared, name))
+    table = {}
+    for person, countries in claims.items():
+        countries.sort(reverse=True)
+        if len(countries) == 1 or countries[0][0] > countries[1][0]:
+            table[person] = countries[0][1]
+    return table
 
 
 # A name of several capitalised words ("Central Electoral Commission", "Collective Security

@@ -35,6 +35,7 @@ class Query:
     terms: tuple[str, ...]  # analyzed, misspellings corrected, repeats kept
     weights: Mapping[str, float]  # idf of each distinct term (unknown terms weigh the most)
     corrections: Mapping[str, str]  # misspelled term -> corpus term used instead
+    unknown: frozenset[str] = frozenset()  # terms no passage holds
 
     @property
     def total_weight(self) -> float:
@@ -274,7 +275,7 @@ class Library:
             terms.append(fixed or term)
         terms += [acronym for acronym in analysis.acronym_terms(text) if acronym in vocabulary and acronym not in terms]
         weights = {term: self._ranker.idf(term) for term in terms}
-        return Query(text, tuple(terms), weights, corrections)
+        return Query(text, tuple(terms), weights, corrections, frozenset(t for t in terms if t not in vocabulary))
 
     def search(self, query: Query, k: int) -> list[Hit]:
         return [Hit(self._passage(i), score) for i, score in self._ranker.top(query.terms, k)]
