@@ -443,8 +443,8 @@ def _fits(asked: _Asked, excerpt: str) -> bool:
     if pattern is None:
         return True
     for match in pattern.finditer(excerpt):
-        if match.group().casefold() in asked.question:
-            continue
+        if _LEADING_ARTICLE.sub("", match.group()).casefold() in asked.question:
+            continue  # the question's own name ("The Central Electoral Commission" for "... Central Electoral ...")
         if wanted is not Wanted.COUNT:
             return True
         if (_YEAR.fullmatch(match.group()) or _DATE_AROUND.match(excerpt, match.end())
@@ -456,6 +456,7 @@ def _fits(asked: _Asked, excerpt: str) -> bool:
     return False
 
 
+_LEADING_ARTICLE = re.compile(r"^(?:The|A|An|This|That|These|Those)\s+")  # capitalised as a sentence opens
 _COUNTED_WITHIN = 60  # characters after a number in which the counted thing is named
 _DATE_AROUND = re.compile(rf"\s*(?:{_MONTHS})\b|,?\s*(?:19|20)\d\d\b")
 _DATE_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.?\s*$")
