@@ -52,6 +52,11 @@ def test_british_spellings_meet_american_ones():
         assert same_terms(british, american)
 
 
+def test_transliteration_folds_touch_names_not_english_words():
+    for a, b in [("found", "fund"), ("course", "curse"), ("shout", "shut"), ("loose", "lose"), ("chip", "ship")]:
+        assert terms(a) != terms(b)
+
+
 def test_different_names_stay_apart():
     assert terms("Pashinian") != terms("Putin")
     assert terms("Gyumri") != terms("Syunik")
