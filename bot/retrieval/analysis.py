@@ -227,7 +227,7 @@ def term_of(word: str) -> str:
         folded = _SYNONYMS[folded]
     elif agent := _AGENT.match(folded):
         folded = agent.group(1)
-    term = _STEMMER.stemWord(folded)
+    term: str = _STEMMER.stemWord(folded)
     if not spelling.is_english(folded):  # a name: "found" and "fund", "course" and "curse" stay apart
         for before, after in _FOLDS:
             term = term.replace(before, after)
