@@ -60,9 +60,10 @@ def test_the_set_is_the_one_the_issue_describes(cases):
     assert len(cases) == 94 and sum(c.answers is None for c in cases) == 19
 
 
-def test_hit_rates_hold_their_ground(report):
+def test_hit_rates_meet_the_issues_bar(report):
     assert report.hit_at(1) >= 0.75, [o.case.question for o in report.failures()]
-    assert report.hit_at(3) >= 0.80
+    missed = [o.case.question for o in report.outcomes if o.case.answers and not (o.rank and o.rank <= 3)]
+    assert report.hit_at(3) >= 0.88, missed
 
 
 def test_unanswerable_questions_get_no_confident_answer(report):
