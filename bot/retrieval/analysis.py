@@ -164,11 +164,20 @@ def spans_and_others(text: str, wanted: Container[str]) -> tuple[list[tuple[int,
     answer path also counts the words a sentence tells beyond the question's)."""
     found: list[tuple[int, int, str]] = []
     others: list[int] = []
-    for start, end, term in _spans(text, None):
-        if term in wanted:
-            found.append((start, end, term))
-        else:
-            others.append(start)
+    if any(h in text for h in _HYPHENS):
+        for start, end, term in _spans(text, None):
+            if term in wanted:
+                found.append((start, end, term))
+            else:
+                others.append(start)
+        return found, others
+    for match in _WORD.finditer(text):  # the common case, without a generator: this is the answer path's loop
+        term = term_of(match.group())
+        if term:
+            if term in wanted:
+                found.append((*match.span(), term))
+            else:
+                others.append(match.start())
     return found, others
 
 
