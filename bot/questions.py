@@ -82,6 +82,9 @@ _FOCUS_RULES = tuple(
     re.compile(_LEAD + pattern, flags)
     for pattern, flags in (
         (r"(?:roughly |approximately |about )?how (?:many|much)\s+(?P<words>.+)", re.IGNORECASE),
+        # "What share *of the vote*": the measure is the answer's form (53.9 %), the counted thing its focus.
+        (r"(?:what|which) (?:(?:is|was|are|were) the )?(?:number|share|percentage|proportion|fraction|portion|"
+         r"amount) of (?:the |a |an )?(?P<words>.+)", re.IGNORECASE),
         (r"(?:what|who|which) (?:is|was|are|were) (?:the|a|an) (?P<words>.+)", re.IGNORECASE),
         (rf"(?:in |to |from |at |near |for |under )?(?:which|what) (?!{_AUX}\b)(?P<words>.+)", re.IGNORECASE),
         (rf"(?i:who) (?!{_AUX}\b)(?P<verb>[a-z]\w+)", 0),

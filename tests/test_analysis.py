@@ -46,6 +46,11 @@ def test_a_demonym_meets_its_country(people, country):
     assert same_terms(f"{country}'s", people.lower())
 
 
+def test_a_percent_sign_is_the_word_percent():
+    assert same_terms("49.4%", "49.4 percent")
+    assert same_terms("percentage", "percent")
+
+
 def test_british_spellings_meet_american_ones():
     for british, american in [("characterise", "characterize"), ("defence", "defense"), ("labour", "labor"),
                               ("centre", "center"), ("organisation", "organization")]:

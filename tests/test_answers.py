@@ -325,6 +325,16 @@ def test_how_many_wants_a_new_number_attached_to_the_asked_thing():
     assert "42 soldiers" in answer.excerpts[0].text
 
 
+def test_what_share_of_wants_a_number_attached_to_the_counted_thing():
+    library = make_library({
+        "result": "The Civil Contract party won 53.9% of the votes, the election commission said.",
+        "turnout": "Turnout in the elections reached 49.4 percent, and the party thanked voters.",
+        "other": "Markets were calm.",
+    })
+    answer = ask(library, "What percentage of the votes did the Civil Contract party win?")
+    assert answer.answered and "53.9% of the votes" in answer.excerpts[0].text
+
+
 def test_when_wants_a_time_the_question_did_not_give():
     library = make_library({
         "restates": "Putin and Pashinyan met in Moscow to discuss the border and the Russian guards there.",

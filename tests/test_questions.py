@@ -56,6 +56,8 @@ def test_when_inside_a_question_is_a_conjunction_not_the_asked_time():
         ("How did the head of the security pact describe it?", ("head",)),
         ("Is the border closed?", ()),
         ("Who is the president of France's wife?", ("wife",)),  # the possessed thing is the head
+        ("What share of the vote did the party win?", ("vote",)),  # the measure is the answer's form
+        ("What percentage of voters turned out?", ("voters",)),
         ("What was the turnout in Armenia's elections?", ("turnout",)),  # a possessive after "in" is not
         ("What befell the head of parliament?", ("befell",)),
     ],

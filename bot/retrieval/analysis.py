@@ -37,7 +37,7 @@ from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
 from bot.retrieval import spelling
 
-ANALYZER_VERSION = "6"
+ANALYZER_VERSION = "7"
 
 # Snowball's English stop word list (snowballstem.org), plus question fillers.
 STOP_WORDS = frozenset(
@@ -103,6 +103,7 @@ _SYNONYMS = {
         "troops soldiers",
         "talks negotiations",
         "spokesman spokesperson spokeswoman",
+        "percent percentage percentages",
     )
     for word in group.split()
 }
@@ -127,7 +128,7 @@ _AGENT = re.compile(r"^([a-z]{5,})(?:man|men|woman|women|person|persons|people)$
 # or a number with its thousands separators and decimal point ("2,000", "1.5"),
 # with an optional apostrophe part ("Armenia’s", "didn't").
 _WORD = re.compile(
-    r"\d+(?:[.,]\d+)*"
+    r"%|\d+(?:[.,]\d+)*"
     r"|(?:[^\W\d_]|[\u0300-\u036f\u00ad\u200b-\u200d\u2060\ufeff])+"
     r"(?:['’](?:[^\W\d_]|[\u0300-\u036f])+)*"
 )
@@ -217,6 +218,8 @@ def term_of(word: str) -> str:
     """The index term for one word, or '' when it is a stop word."""
     if word[0].isdigit():
         return word.replace(",", "")
+    if word == "%":
+        return "percent"  # "49.4%" and "49.4 percent"
     folded = unicodedata.normalize("NFKD", word.translate(_INVISIBLE))
     folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold().replace("’", "'")
     if folded in STOP_WORDS:
