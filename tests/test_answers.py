@@ -375,28 +375,27 @@ def test_a_quote_answers_what_someone_said_when_it_is_that_speakers():
     assert "secret service operatives" in answer.excerpts[0].text
 
 
-def test_a_sentence_repeating_the_questions_meaningful_stop_words_is_quoted_with_its_neighbour(monkeypatch):
-    library = make_library({
-        "report": "Armenia wants the withdrawal of Azerbaijani forces before any talks, Grigorian told reporters. "
-                  "“Only after that would conditions be created for such discussions.”",
-        "other": "Markets were calm.",
-    })
-    question = "What did Grigorian say would only be possible after the Azerbaijani withdrawal?"
-    assert "Only after that" in ask(library, question).excerpts[0].text
-    monkeypatch.setattr(answers, "FUNCTION_WORD_WEIGHT", 0.0)  # the same question, the rule switched off
-    assert "Only after that" not in ask(library, question).excerpts[0].text
-
-
-def test_a_sentence_that_only_restates_the_question_is_quoted_with_the_one_after_it(monkeypatch):
-    library = make_library({
-        "report": "Protests broke out in Yerevan overnight. Angry crowds also entered Armenian Parliament to "
-                  "protest. Speaker Ararat Mirzoyan was hospitalized with injuries.",
-        "other": "Markets were calm.",
-    })
-    question = "What befell the head of the Armenian legislature when angry crowds entered parliament?"
-    assert "Mirzoyan was hospitalized" in ask(library, question).excerpts[0].text
-    monkeypatch.setattr(answers, "RESTATED_COST", 0.0)  # the same question, the rule switched off
-    assert "Mirzoyan was hospitalized" not in ask(library, question).excerpts[0].text
+@pytest.mark.parametrize(
+    ("report", "question", "answer", "rule"),
+    [
+        # the question's meaningful stop words ("only", "after") bring the sentence repeating them
+        ("Armenia wants the withdrawal of Azerbaijani forces before any talks, Grigorian told reporters. "
+         "“Only after that would conditions be created for such discussions.”",
+         "What did Grigorian say would only be possible after the Azerbaijani withdrawal?",
+         "Only after that", "FUNCTION_WORD_WEIGHT"),
+        # a sentence that only restates the question is quoted with the one after it
+        ("Protests broke out in Yerevan overnight. Angry crowds also entered Armenian Parliament to "
+         "protest. Speaker Ararat Mirzoyan was hospitalized with injuries.",
+         "What befell the head of the Armenian legislature when angry crowds entered parliament?",
+         "Mirzoyan was hospitalized", "RESTATED_COST"),
+    ],
+    ids=["meaningful stop words", "restated question"],
+)
+def test_a_window_rule_brings_the_answering_sentence_into_the_quote(monkeypatch, report, question, answer, rule):
+    library = make_library({"report": report, "other": "Markets were calm."})
+    assert answer in ask(library, question).excerpts[0].text
+    monkeypatch.setattr(answers, rule, 0.0)  # the same question, the rule switched off
+    assert answer not in ask(library, question).excerpts[0].text
 
 
 def test_a_hyphenated_compound_the_corpus_never_writes_as_one_word_is_found_by_its_parts():
