@@ -469,6 +469,12 @@ def test_an_english_word_the_corpus_lacks_is_not_corrected_to_a_neighbour():
     assert typo.corrections  # a typo of a name the corpus has is still corrected
 
 
+@pytest.mark.parametrize(("typed", "name"), [("Putn", "putin"), ("Alev", "aliev"), ("Lavrv", "lavrov")])
+def test_a_typo_in_a_short_name_is_corrected(typed, name):
+    library = make_library({"doc": "Putin, Aliyev and Lavrov met in Moscow on Tuesday."})
+    assert name in library.query(f"Where did {typed} meet the others?").terms
+
+
 # --- confident, hedged, refused --------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ import functools
 import string
 from collections.abc import Mapping
 
-MIN_LENGTH = 6  # shorter terms have too many real-word neighbours ("paint" is not a typo of "point")
+MIN_LENGTH = 4  # shorter terms have too many neighbours (a real word, "paint", is kept by is_english)
 MAX_LENGTH = 30  # longer "words" are not typos of a word; their ~54n variants would cost n^2 memory
 _LETTERS = string.ascii_lowercase
 COMMON_WORD_COUNT = 100  # seen this often in the dictionary's source: an English word, not a typo
