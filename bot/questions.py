@@ -61,6 +61,8 @@ _RULES: tuple[tuple[re.Pattern[str], Wanted], ...] = tuple(
         (r"(?:to |from |in |at )?where\b", Wanted.PLACE),
         (r"(?:in |to |from |at |near )(?:which|what) (?:village|town|city|country|countries|province|region|"
          r"district|place|capital|state)\b", Wanted.PLACE),
+        (r"(?:which|what) (?:villages?|towns?|city|cities|country|countries|provinces?|regions?|districts?)\b",
+         Wanted.PLACE),
         (r"why\b", Wanted.REASON),
         (r"(?:for )?what (?:reason|purpose|motive|justification|grounds?)\b", Wanted.REASON),
         (r"(?:what|how) (?:did|does|do|has|have|had|will|would|was|is)\b[^?]*?\b(?:say|said|tell|told|state|"
