@@ -299,6 +299,9 @@ def _demonyms() -> dict[str, str]:
 _NAME_RUN = re.compile(r"[A-Z][a-z]+(?:\s+(?:(?:of|the|and|for|on|in)\s+)*[A-Z][a-z]+)+")
 
 
+_MAX_ACRONYM = 8  # letters: initials longer than this name no organisation (and a run of 500 names costs n^2)
+
+
 def acronym_terms(text: str) -> list[str]:
     """Index terms of the acronyms a question's names could be written as: articles name an
     organisation in full once and by its initials after that ("the Central Electoral Commission
@@ -309,7 +312,7 @@ def acronym_terms(text: str) -> list[str]:
     for run in _NAME_RUN.finditer(text):
         initials = [word[0] for word in run.group().split() if word[0].isupper()]
         for start in range(len(initials) - 1):
-            for end in range(start + 2, len(initials) + 1):
+            for end in range(start + 2, min(len(initials), start + _MAX_ACRONYM) + 1):
                 term = term_of("".join(initials[start:end]))
                 if term and term not in found:
                     found.append(term)

@@ -263,11 +263,14 @@ class Library:
         vocabulary = self._ranker.document_frequency
         terms: list[str] = []
         corrections: dict[str, str] = {}
+        candidates: dict[str, str | None] = {}  # each distinct term is looked up once ("% % % ...")
         for token in analysis.tokens(text):
             term = token.term
             if term not in vocabulary and analysis.is_compound(text[token.start : token.end]):
                 continue  # "go-between" as one word, which the corpus never writes: its parts stand for it
-            fixed = spelling.correct(term, vocabulary)
+            if term not in candidates:
+                candidates[term] = spelling.correct(term, vocabulary)
+            fixed = candidates[term]
             if fixed and spelling.is_english(text[token.start : token.end]):
                 fixed = None  # a real word the corpus lacks, not a typo of one it has
             if fixed:
