@@ -135,10 +135,11 @@ def answer_question(
     if _ASKS_LATEST.search(question):  # "the latest": newer articles first among equals
         hits = _newest_first(library, hits)
     top_score = hits[0].score if hits else 1.0
-    names = tuple(name for name in _names(asked_text(question, asked), query) if not name.terms <= set(publishers))
+    asking = asked_text(question, asked)
+    names = tuple(name for name in _names(asking, query) if not name.terms <= set(publishers))
     asked_about = _Asked(asked, focus, question.casefold(), weights, sum(weights.values()) or 1.0,
-                         _earliest_month(asked_text(question, asked)),
-                         _MEANINGFUL_STOP_WORDS.intersection(_WORDS.findall(asked_text(question, asked).casefold())))
+                         _earliest_month(asking),
+                         analysis.MEANINGFUL_STOP_WORDS.intersection(_WORDS.findall(asking.casefold())))
 
     @functools.cache
     def names_in(doc_id: str) -> bool:  # every name the question mentions stands in the article
@@ -203,12 +204,6 @@ _CONTINUES = re.compile(  # used with .match(text, at): anchored where the sente
 _OPENS_QUOTE = re.compile(r"[:]\s*$")
 _SPACE = re.compile(r"\s*")
 _WORDS = re.compile(r"[a-z]+")
-# The stop words that carry meaning: negation, order in time, degree, quantity, direction
-# (Snowball's list, less its pronouns, articles, auxiliaries, question words and plain linkers).
-_MEANINGFUL_STOP_WORDS = frozenset(
-    "only not no nor after before again against further once more most few same own other above below up down "
-    "out off over under until while because than too very all both each some such then".split()
-)
 
 
 @dataclass(frozen=True, slots=True)

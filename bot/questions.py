@@ -46,6 +46,12 @@ class Asked:
     names_thing: bool = False  # the focus is a noun phrase naming the asked thing (not a verb or a speaker)
 
 
+# The verbs of "what did X say / call / accuse ...": the question wants what someone said.
+_SPEECH_VERBS = (
+    r"(?:say|said|tell|told|state|stated|declare|declared|describe|described|call|called|characteri[sz]e|"
+    r"characteri[sz]ed|respond|responded|react|reacted|reply|replied|comment|commented|claim|claimed|add|added|"
+    r"announce|announced|explain|explained|warn|warned|report|reported|accuse|accused)"
+)
 # Leading words that do not change what is asked ("And when did ...", "So, who ...").
 _LEAD = r"^\W*(?:(?:and|but|so|then|also|ok|okay|please|tell me|do you know|can you tell me)\b[\s,]*)*"
 _RULES: tuple[tuple[re.Pattern[str], Wanted], ...] = tuple(
@@ -65,10 +71,7 @@ _RULES: tuple[tuple[re.Pattern[str], Wanted], ...] = tuple(
          Wanted.PLACE),
         (r"why\b", Wanted.REASON),
         (r"(?:for )?what (?:reason|purpose|motive|justification|grounds?)\b", Wanted.REASON),
-        (r"(?:what|how) (?:did|does|do|has|have|had|will|would|was|is)\b[^?]*?\b(?:say|said|tell|told|state|"
-         r"stated|declare|declared|describe|described|call|called|characteri[sz]e|characteri[sz]ed|"
-         r"respond|responded|react|reacted|reply|replied|comment|commented|claim|claimed|add|added|"
-         r"announce|announced|explain|explained|warn|warned|report|reported|accuse|accused)\b", Wanted.SPEECH),
+        (rf"(?:what|how) (?:did|does|do|has|have|had|will|would|was|is)\b[^?]*?\b{_SPEECH_VERBS}\b", Wanted.SPEECH),
     )
 )
 # What follows a question word and names the asked thing: "how many *troops* ...", "which
@@ -102,10 +105,7 @@ _POSSESSED = re.compile(r"[^?]*?\w['’]s\s+(?=\w)")
 
 # "What did *Artsakh authorities* say ...", "How did *the spokesman* describe ...": who spoke.
 _SPEAKER = re.compile(
-    _LEAD + r"(?:what|how) (?:did|does|do|has|have|had|will|would) (?:the )?(?P<words>.+?) (?:say|said|tell|told|"
-    r"state|stated|declare|declared|describe|described|call|called|characteri[sz]e|characteri[sz]ed|respond|"
-    r"responded|react|reacted|reply|replied|comment|commented|claim|claimed|add|added|announce|announced|"
-    r"explain|explained|warn|warned|report|reported|accuse|accused)\b",
+    _LEAD + rf"(?:what|how) (?:did|does|do|has|have|had|will|would) (?:the )?(?P<words>.+?) {_SPEECH_VERBS}\b",
     re.IGNORECASE,
 )
 

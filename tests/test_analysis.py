@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from bot.retrieval.analysis import terms, tokens
+from bot.retrieval.analysis import MEANINGFUL_STOP_WORDS, STOP_WORDS, terms, tokens
 
 
 def same_terms(a: str, b: str) -> bool:
@@ -60,6 +60,11 @@ def test_british_spellings_meet_american_ones():
 def test_transliteration_folds_touch_names_not_english_words():
     for a, b in [("found", "fund"), ("course", "curse"), ("shout", "shut"), ("loose", "lose"), ("chip", "ship")]:
         assert terms(a) != terms(b)
+
+
+def test_the_meaningful_stop_words_are_stop_words():
+    assert MEANINGFUL_STOP_WORDS < STOP_WORDS  # not indexed: the answer path reads them from the text
+    assert terms("only after") == []
 
 
 def test_different_names_stay_apart():

@@ -56,6 +56,14 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
+# The stop words that carry meaning: negation, order in time, degree, quantity, direction (the
+# list above, less its pronouns, articles, auxiliaries, question words and plain linkers). They are
+# not indexed; the answer path uses them to choose between windows ("would *only* be possible *after*").
+MEANINGFUL_STOP_WORDS = frozenset(
+    "only not no nor after before again against further once more most few same own other above below up down "
+    "out off over under until while because than too very all both each some such then".split()
+)
+
 # Ordered rewrite rules applied to a stemmed word (see the module docstring).
 _FOLDS = (
     ("ch", "sh"),  # Pachinian, Choucha (French) -> Pashinian, Shousha
