@@ -215,6 +215,17 @@ def test_a_new_analyzer_version_or_file_limit_rebuilds(folder, tmp_path, monkeyp
     assert index_cache.open_index(folder, max_file_bytes=LIMIT - 1, cache_dir=cache).how == "built"
 
 
+def test_new_word_tables_rebuild(folder, tmp_path, monkeypatch):
+    """An update of the dictionary, spelling or demonym package changes what words become: the
+    index made with the old tables would not meet questions analyzed with the new ones."""
+    cache = tmp_path / "cache"
+    open_(folder, cache)
+    tables = analysis.table_versions()
+    monkeypatch.setattr(analysis, "table_versions", lambda: {**tables, "countryinfo": "99.0"})
+    assert open_(folder, cache).how == "built"
+    assert open_(folder, cache).how == "cached"
+
+
 def test_an_unwritable_cache_still_serves(folder, tmp_path, caplog):
     cache = tmp_path / "cache"
     cache.write_text("a file, not a folder")

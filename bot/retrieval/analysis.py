@@ -259,6 +259,14 @@ def term_of(word: str) -> str:
     return term
 
 
+def table_versions() -> dict[str, str]:
+    """The versions of the packages whose word tables the analyzer reads: an index built with
+    other tables would not meet the questions analyzed with these (the index cache keys on them)."""
+    from importlib import metadata
+
+    return {package: metadata.version(package) for package in ("PyStemmer", "pyspellchecker", "breame", "countryinfo")}
+
+
 def load_tables() -> None:
     """Load the word tables the analyzer reads lazily (the English dictionary, 0.2 s; the demonyms,
     0.04 s), so that a server pays for them at start-up rather than on its first question."""

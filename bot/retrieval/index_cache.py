@@ -93,6 +93,7 @@ def cache_key(max_file_bytes: int) -> dict[str, object]:
     """What a cache must have been built with to be used: change any part and it is rebuilt."""
     return {
         "analyzer": analysis.ANALYZER_VERSION,
+        "tables": analysis.table_versions(),
         "code": _code_digest(),
         "k1": K1,
         "b": B,
