@@ -17,7 +17,7 @@ from bot import console
 from bot.answers import answer_question
 from bot.bench import benchmark
 from bot.corpus.articles import UNKNOWN_DATE, CorpusError, SkipReason, list_corpus
-from bot.evaluation import QuestionFileError, Report, evaluate, plain_bm25_asker, read_cases
+from bot.evaluation import QuestionFileError, Report, as_typed, evaluate, plain_bm25_asker, read_cases
 from bot.ingest import extra
 from bot.ingest.sources import FILE_SUFFIXES
 from bot.operations import question_log, statistics
@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "passages, by kind")
     evaluate_.add_argument("--ablation", action="store_true",
                            help="print the ablation table: the figures with each answer mechanism switched off")
+    evaluate_.add_argument("--as-typed", action="store_true",
+                           help="ask each question lower-cased, without its question mark and apostrophes, "
+                                "as chat users often type")
     stats = sub.add_parser("stats", help="usage figures from the question log: questions per day, outcomes, "
                            "feedback, latency, the most asked, disliked and refused questions")
     stats.add_argument("--days", type=_days, default=statistics.DEFAULT_DAYS,
@@ -282,6 +285,8 @@ def _count(number: int, noun: str) -> str:
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     library = _library(settings, args)
     cases = read_cases(args.file)
+    if args.as_typed:
+        cases = [as_typed(case) for case in cases]
     report = evaluate(
         cases, lambda q: answer_question(library, q, limit=settings.top_k, min_match=settings.min_match)
     )

@@ -16,7 +16,9 @@ never refusing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +130,16 @@ def read_cases(path: Path) -> list[Case]:
     if not cases:
         raise QuestionFileError(f"{path}: the question file holds no questions")
     return cases
+
+
+def as_typed(case: Case) -> Case:
+    """The question as chat users often type it: lower case, without its question mark and
+    apostrophes ("whats armenias request"), to measure what capitals and punctuation are worth."""
+    typed = _TYPED_AWAY.sub("", case.question.casefold()).strip()
+    return dataclasses.replace(case, question=typed)
+
+
+_TYPED_AWAY = re.compile(r"[?'’]")
 
 
 def evaluate(cases: Sequence[Case], ask: Callable[[str], Answer]) -> Report:

@@ -249,6 +249,15 @@ def test_eval_verbose_lists_the_misses(seed_env, capsys):
     assert SYUNIK in out and "Who painted the Mona Lisa?" in out and "refused" in out
 
 
+def test_eval_as_typed_asks_each_question_lower_cased_without_punctuation(seed_env, capsys):
+    file = write_questions(seed_env, [
+        json.dumps({"question": "Who painted the Mona Lisa?", "answers": ["Leonardo"]}),
+    ])
+    code, out, _ = main(capsys, "eval", "-v", "--as-typed", str(file))
+    assert code == 0
+    assert "who painted the mona lisa" in out and "Mona Lisa" not in out  # the question as it was asked
+
+
 def test_eval_prints_figures_by_kind_beside_plain_bm25(seed_env, capsys):
     file = write_questions(seed_env, [
         json.dumps({"question": SYUNIK, "answers": ["to help the Armenian military defend the region"],
