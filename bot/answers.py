@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from bot.corpus.articles import Document, is_heading
 from bot.corpus.passages import Passage, passage_id, sentence_spans
 from bot.questions import Asked, Wanted, shape
-from bot.retrieval import analysis
+from bot.retrieval import analysis, spelling
 from bot.retrieval.library import Hit, Library, Query
 
 # Said above a hedged answer, in the terminal and in Telegram alike.
@@ -118,6 +118,9 @@ def answer_question(
     query = library.query(question)
     if not query.terms:
         return Answer(question, (), ())
+    typed, question = question, _with_capitals(library, question, query)
+    if question != typed:  # the capitals tell names apart, and initials from them
+        query = library.query(question)
     asked = shape(question)
     focus = _focus_terms(asked, query)
     wanted = offset + limit + 1  # one more than shown tells whether there is more
@@ -177,7 +180,7 @@ def answer_question(
             break
     hedged = bool(excerpts) and not confident(excerpts[0])
     shown = excerpts[offset : offset + limit]
-    return Answer(question, query.terms, tuple(shown), more=len(excerpts) > offset + limit, hedged=hedged)
+    return Answer(typed, query.terms, tuple(shown), more=len(excerpts) > offset + limit, hedged=hedged)
 
 
 def _rank_score(excerpt: Excerpt, top_score: float, wanted: Wanted) -> float:
@@ -450,6 +453,33 @@ def _fits(asked: _Asked, excerpt: str) -> bool:
         if not asked.focus or asked.focus & set(analysis.terms(following)):
             return True
     return False
+
+
+_LONGEST_QUESTION = 400  # characters: about 60 words, more than any question of the question sets
+
+
+def _with_capitals(library: Library, question: str, query: Query) -> str:
+    """A question typed without capitals ("what did putin promise the csto"), written as the corpus
+    writes its words ("what did Putin promise the CSTO"): names, acronyms and the asked verb are
+    told apart by case, and possessives by their apostrophe ("frances wife": France’s). A question
+    with a capital beyond its first letter is left as typed, and so is one longer than any question
+    (each word costs a look at a few passages: a 4,096-character message must not cost seconds)."""
+    if any(ch.isupper() for ch in question[1:]) or len(question) > _LONGEST_QUESTION:
+        return question
+    pieces = []
+    done = 0
+    for token in analysis.tokens(question):
+        if token.start < done:
+            continue  # the joined form of a hyphenated compound, after its parts
+        word = question[token.start : token.end]
+        written = library.spelling_of(token.term, word)
+        if written is None and not spelling.is_english(word):  # "shoygu" for Shoigu, "dvornikv"
+            like = library.spelling_of(query.corrections.get(token.term, token.term))
+            written = (word if like is None or like.islower() else
+                       word.upper() if like.isupper() and len(like) > 1 else word[0].upper() + word[1:])
+        pieces += [question[done : token.start], written or word]
+        done = token.end
+    return "".join(pieces) + question[done:]
 
 
 _LEADING_ARTICLE = re.compile(r"^(?:The|A|An|This|That|These|Those)\s+")  # capitalised as a sentence opens

@@ -129,9 +129,10 @@ def _long_word() -> str:
 
 @pytest.mark.parametrize(
     "message",
-    [_long_word(), "Lavorv " * 580, "%" * 4000, "Central Electoral Commission " * 140],
+    [_long_word(), "Lavorv " * 580, "%" * 4000, "Central Electoral Commission " * 140,
+     " ".join(sorted({word.strip("?,.'’") for q in questions() for word in q.lower().split()}))],
     ids=["one long word", "580 capitalised names (initials of every run)", "4,000 percent signs",
-         "a name repeated 140 times"],
+         "a name repeated 140 times", "every word of the question set in lower case"],
 )
 def test_a_message_as_long_as_telegram_allows_is_answered_quickly(library, message):
     """A Telegram message can hold 4,096 characters; no shape of it may stall the bot."""
@@ -569,3 +570,30 @@ def test_a_hedged_answer_is_labelled_in_the_terminal_and_in_json():
     assert shown.startswith(HEDGED_NOTE) and answer.excerpts[0].text in shown
     data = console.answer_json(answer)
     assert data["answered"] is False and data["hedged"] is True and data["excerpts"]
+
+
+def test_the_corpus_tells_how_a_lower_case_word_is_written():
+    library = make_library({
+        "a": "Troops arrived on Monday. Moscow said Putin told the CSTO that Armenia’s border was calm.\n\n"
+             "Later, Putin spoke to the CSTO again, and the troops stayed.",
+    })
+    assert library.spelling_of("putin", "putin") == "Putin"
+    assert library.spelling_of("csto", "csto") == "CSTO"
+    assert library.spelling_of(analysis.term_of("armenias"), "armenias") == "Armenia’s"  # typed without "’"
+    assert library.spelling_of(analysis.term_of("troops"), "troops") == "troops"  # "Troops" opened a sentence
+    assert library.spelling_of("putin") == "Putin"  # any word of the term
+    assert library.spelling_of("kremlin", "kremlin") is None
+
+
+def test_a_question_typed_in_lower_case_is_read_with_the_corpus_capitals():
+    """Chat users type "who chairs the central electoral commission": the capitals come back from
+    the corpus, and with them the initials the article uses after naming it once (CEC)."""
+    library = make_library({
+        "cec": "On Monday the Central Electoral Commission (CEC) met in Yerevan to count the votes.\n\n"
+               "Tigran Mukuchyan, who chairs the CEC, announced the results on Tuesday.",
+    })
+    typed = ask(library, "who chairs the central electoral commission")
+    cased = ask(library, "Who chairs the Central Electoral Commission?")
+    assert any("Mukuchyan" in e.text for e in typed.excerpts)
+    assert [e.text for e in typed.excerpts] == [e.text for e in cased.excerpts]
+    assert typed.question == "who chairs the central electoral commission"  # shown as typed

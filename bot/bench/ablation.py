@@ -77,6 +77,8 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
                                                                                    is_compound=lambda _: False),
     "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
     "- windows across paragraphs (quotes, pronouns, colons)": _patched(_neighbour_sentence=lambda *_: None),
+    "- capitals from the corpus (questions typed in lower case)": _patched(
+        _with_capitals=lambda library, question, query: question),
     "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),
     "- captions rank lower": _patched(UNFINISHED_COST=0.0),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,6 +245,40 @@ class Library:
         first = int(np.searchsorted(postings, index.doc_passages[d]))  # postings increase within a term
         return first < len(postings) and int(postings[first]) < int(index.doc_passages[d + 1])
 
+    def spelling_of(self, term: str, word: str | None = None) -> str | None:
+        """How the corpus writes `word` (a word of `term`; None: any word of it) within a sentence,
+        by most of its uses in up to `_CASE_SAMPLE` passages spread over the corpus: "CSTO" for
+        "csto", "Putin" for "putin", "Armenia’s" for "armenias", "troops" for "troops"; None if it
+        never does. Case and apostrophes are what may differ, and a capital where a sentence
+        starts says nothing. A question typed all in lower case gets its names back from this."""
+        known: dict[tuple[str, str | None], str | None] = self.__dict__.setdefault("_spellings", {})
+        key = (term, word and _unquoted(word))
+        if key in known:
+            return known[key]
+        term_id = self._term_id(term)
+        uses: dict[str, int] = {}
+        if term_id is not None:
+            index = self._index
+            first, last = int(index.term_postings[term_id]), int(index.term_postings[term_id + 1])
+            picks = np.unique(np.linspace(first, last - 1, num=min(_CASE_SAMPLE, last - first)).astype(np.int64))
+            # The word itself is found by a regular expression (its letters, any case, an apostrophe
+            # allowed between them), which is far cheaper than analyzing every word of the passages.
+            same_word = key[1] and re.compile(
+                r"(?<![\w'’])" + "['’]?".join(map(re.escape, key[1])) + r"(?![\w'’])", re.IGNORECASE)
+            for i in index.posting_passage[picks].tolist():
+                text = self._passage(int(i)).text
+                spans = ([found.span() for found in same_word.finditer(text)] if same_word
+                         else [(start, end) for start, end, _ in analysis.spans_of(text, (term,))])
+                for start, end in spans:
+                    before = text[max(0, start - 8) : start].rstrip(_OPENERS)
+                    if start > 8 and before and before[-1] not in _SENTENCE_ENDS:
+                        used = text[start:end]
+                        uses[used] = uses.get(used, 0) + 1
+        if len(known) >= _TERM_IDS_KEPT:
+            known.clear()
+        known[key] = max(uses, key=lambda used: (uses[used], used.islower()), default=None)
+        return known[key]
+
     def _term_id(self, term: str) -> int | None:
         """The term's id, remembered (a plain dict of the terms asked about, not a cache on the
         method, which would keep every library ever loaded alive)."""
@@ -285,6 +320,17 @@ class Library:
 
 
 _DOCUMENTS_KEPT = 512
+_CASE_SAMPLE = 8  # passages read to tell how the corpus writes a word
+# Where a sentence starts a capital says nothing about the word: near the passage's start, after
+# what ends a sentence, or after what opens a quote (the opening marks and spaces are skipped).
+_SENTENCE_ENDS = ".!?:;\n"
+_APOSTROPHES = dict.fromkeys(map(ord, "'\u2019"))
+
+
+def _unquoted(word: str) -> str:
+    return word.translate(_APOSTROPHES).casefold()
+
+_OPENERS = " \t\u00a0\"'(\u201c\u2018\u00ab-\u2013\u2014"
 _TERM_IDS_KEPT = 65_536
 
 
