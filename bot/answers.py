@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from bot.corpus.articles import Document, is_heading
 from bot.corpus.passages import Passage, passage_id, sentence_spans
-from bot.questions import Asked, Wanted, shape
+from bot.questions import Asked, Wanted, question_word_meant, shape
 from bot.retrieval import analysis, spelling
 from bot.retrieval.library import Hit, Library, Query
 
@@ -118,8 +118,8 @@ def answer_question(
     query = library.query(question)
     if not query.terms:
         return Answer(question, (), ())
-    typed, question = question, _with_capitals(library, question, query)
-    if question != typed:  # the capitals tell names apart, and initials from them
+    typed, question = question, _as_meant(library, question, query)
+    if question != typed:  # the words meant, and the capitals telling names and initials apart
         query = library.query(question)
     asked = shape(question)
     focus = _focus_terms(asked, query)
@@ -458,26 +458,41 @@ def _fits(asked: _Asked, excerpt: str) -> bool:
 _LONGEST_QUESTION = 400  # characters: about 60 words, more than any question of the question sets
 
 
-def _with_capitals(library: Library, question: str, query: Query) -> str:
-    """A question typed without capitals ("what did putin promise the csto"), written as the corpus
-    writes its words ("what did Putin promise the CSTO"): names, acronyms and the asked verb are
-    told apart by case, and possessives by their apostrophe ("frances wife": France’s). A question
-    with a capital beyond its first letter is left as typed, and so is one longer than any question
-    (each word costs a look at a few passages: a 4,096-character message must not cost seconds)."""
-    if any(ch.isupper() for ch in question[1:]) or len(question) > _LONGEST_QUESTION:
+def _as_meant(library: Library, question: str, query: Query) -> str:
+    """The question with its misspelt words as meant ("wich georgian leader": which), and, if
+    typed without capitals ("what did putin promise the csto"), written as the corpus writes its
+    words ("what did Putin promise the CSTO"). Which words ask, the names, initials and the asked
+    verb are all told apart on the text; possessives by their apostrophe ("frances wife":
+    France’s). A question with a capital beyond its first letter keeps its case, and one longer
+    than any question is left as typed (each word costs a look at a few passages: a
+    4,096-character message must not cost seconds)."""
+    if len(question) > _LONGEST_QUESTION:
         return question
+    lower = not any(ch.isupper() for ch in question[1:])
     pieces = []
     done = 0
     for token in analysis.tokens(question):
         if token.start < done:
             continue  # the joined form of a hyphenated compound, after its parts
-        word = question[token.start : token.end]
-        written = library.spelling_of(token.term, word)
-        if written is None and not spelling.is_english(word):  # "shoygu" for Shoigu, "dvornikv"
-            like = library.spelling_of(query.corrections.get(token.term, token.term))
-            written = (word if like is None or like.islower() else
-                       word.upper() if like.isupper() and len(like) > 1 else word[0].upper() + word[1:])
-        pieces += [question[done : token.start], written or word]
+        word = written = question[token.start : token.end]
+        term = token.term
+        if term in query.unknown or word.casefold() in query.respelled:
+            meant = question_word_meant(word) or query.respelled.get(word.casefold())
+        else:
+            meant = None
+        if meant:
+            written = meant if word.islower() else meant[0].upper() + meant[1:]
+            term = analysis.term_of(meant)
+        if lower and term:
+            as_in_corpus = library.spelling_of(term, written)
+            written = as_in_corpus or written
+            if as_in_corpus is None and not spelling.is_english(written):  # "shoygu" for Shoigu, "dvornikv"
+                like = library.spelling_of(query.corrections.get(term, term))
+                if like and like.isupper() and len(like) > 1:
+                    written = written.upper()
+                elif like and like[0].isupper():
+                    written = written[0].upper() + written[1:]
+        pieces += [question[done : token.start], written]
         done = token.end
     return "".join(pieces) + question[done:]
 

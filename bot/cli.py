@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import random
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from bot import console
 from bot.answers import answer_question
 from bot.bench import benchmark
 from bot.corpus.articles import UNKNOWN_DATE, CorpusError, SkipReason, list_corpus
-from bot.evaluation import QuestionFileError, Report, as_typed, evaluate, plain_bm25_asker, read_cases
+from bot.evaluation import QuestionFileError, Report, as_typed, evaluate, plain_bm25_asker, read_cases, with_typo
 from bot.ingest import extra
 from bot.ingest.sources import FILE_SUFFIXES
 from bot.operations import question_log, statistics
@@ -91,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--as-typed", action="store_true",
                            help="ask each question lower-cased, without its question mark and apostrophes, "
                                 "as chat users often type")
+    evaluate_.add_argument("--typos", type=int, metavar="SEED",
+                           help="put one random typing error (drawn with SEED) in one long word of each question")
     stats = sub.add_parser("stats", help="usage figures from the question log: questions per day, outcomes, "
                            "feedback, latency, the most asked, disliked and refused questions")
     stats.add_argument("--days", type=_days, default=statistics.DEFAULT_DAYS,
@@ -287,6 +290,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     cases = read_cases(args.file)
     if args.as_typed:
         cases = [as_typed(case) for case in cases]
+    if args.typos is not None:
+        draw = random.Random(args.typos)
+        cases = [with_typo(case, draw) for case in cases]
     report = evaluate(
         cases, lambda q: answer_question(library, q, limit=settings.top_k, min_match=settings.min_match)
     )

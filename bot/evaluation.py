@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +142,25 @@ def as_typed(case: Case) -> Case:
 
 
 _TYPED_AWAY = re.compile(r"[?'’]")
+
+
+def with_typo(case: Case, rng: random.Random) -> Case:
+    """The question with one typing error in one of its words of five letters or more, chosen
+    by `rng`: a letter dropped, added or replaced, or two neighbours swapped (never the first or
+    last letter), to measure how the bot copes with typos in any word, not only in names."""
+    words = list(_TYPO_WORD.finditer(case.question))
+    if not words:
+        return case
+    found = rng.choice(words)
+    word, at = found.group(), rng.randrange(1, len(found.group()) - 1)
+    edit = rng.choice("drsi")
+    letter = rng.choice(string.ascii_lowercase)
+    typo = {"d": word[:at] + word[at + 1 :], "r": word[:at] + letter + word[at + 1 :],
+            "s": word[:at] + word[at + 1] + word[at] + word[at + 2 :], "i": word[:at] + letter + word[at:]}[edit]
+    return dataclasses.replace(case, question=case.question[: found.start()] + typo + case.question[found.end() :])
+
+
+_TYPO_WORD = re.compile(r"[A-Za-z]{5,}")
 
 
 def evaluate(cases: Sequence[Case], ask: Callable[[str], Answer]) -> Report:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from bot.retrieval import spelling
 from bot.retrieval.analysis import IRREGULAR_PAST
 
 
@@ -160,6 +161,16 @@ _DEGREE = re.compile(
     r"close|heavy)\b",
     re.IGNORECASE,
 )
+
+
+QUESTION_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
+
+
+def question_word_meant(word: str) -> str | None:
+    """The question word a typo stands for ("waht": what, "wich": which), when only one is a
+    single edit away ("hwo" could be who or how: None)."""
+    near = [asking for asking in QUESTION_WORDS if word.casefold() in spelling.one_edit(asking)]
+    return near[0] if len(near) == 1 else None
 
 
 def shape(question: str) -> Asked:

@@ -11,7 +11,7 @@ import pytest
 from bot import answers
 from bot.answers import HEDGE_MATCH, HEDGED_NOTE, MAX_EXCERPT_CHARS, Answer, answer_question
 from bot.corpus.articles import Document
-from bot.retrieval import analysis
+from bot.retrieval import analysis, spelling
 from bot.retrieval.library import Library
 from conftest import CORPUS, DEFAULTS, make_library, questions
 
@@ -177,8 +177,8 @@ def test_case_spacing_and_punctuation_do_not_change_the_answer(library, question
 
 def test_transliterated_name_finds_the_other_spelling(library):
     """The AFP story spells him Pachinian and Pashinian; others Pashinyan. Any spelling finds all."""
-    for spelling in ("Pashinian", "Pashinyan", "Pachinian"):
-        excerpts = ask(library, f"What did {spelling} ask Putin for?", limit=10).excerpts
+    for name in ("Pashinian", "Pashinyan", "Pachinian"):
+        excerpts = ask(library, f"What did {name} ask Putin for?", limit=10).excerpts
         doc_ids = {e.document.doc_id for e in excerpts}
         assert len(doc_ids) >= 2, (spelling, doc_ids)
 
@@ -597,3 +597,30 @@ def test_a_question_typed_in_lower_case_is_read_with_the_corpus_capitals():
     assert any("Mukuchyan" in e.text for e in typed.excerpts)
     assert [e.text for e in typed.excerpts] == [e.text for e in cased.excerpts]
     assert typed.question == "who chairs the central electoral commission"  # shown as typed
+
+
+def test_a_typo_of_an_english_word_is_read_as_the_word_meant():
+    """"villges": the corpus holds "villages", and the typo is not a name to fold; "waht": a
+    misspelt question word still asks what was said (the quote, not the visit, comes first)."""
+    library = make_library({
+        "visit": "The ministry's spokesman visited the border villages on Monday with a delegation of officials.",
+        "quote": "“The situation on the border is calm,” the ministry said on Monday.",
+        "lake": "Residents of the villages near Lake Sev were evacuated by the troops.",
+    })
+    assert ask(library, "which villges did the troops evacuate").answered
+    typed = ask(library, "waht did the ministry say about the border villages on monday")
+    cased = ask(library, "What did the ministry say about the border villages on Monday?")
+    assert typed.excerpts[0].text.startswith("“The situation on the border is calm,”")
+    assert [e.text for e in typed.excerpts] == [e.text for e in cased.excerpts]
+
+
+@pytest.mark.parametrize("typed, meant", [("villge", "village"), ("trops", "troops"), ("abuot", "about")])
+def test_respelling_finds_the_english_word_a_typo_stands_for(typed, meant):
+    vocabulary = {analysis.term_of(word): 1 for word in ("village", "troops", "border")}
+    assert spelling.respell(typed, vocabulary, analysis.term_of) == meant
+
+
+@pytest.mark.parametrize("typed", ["classify", "Pashinyn", "qzxwv", "abc"])
+def test_respelling_leaves_english_words_names_and_noise_alone(typed):
+    vocabulary = {analysis.term_of(word): 1 for word in ("clarify", "village")}
+    assert spelling.respell(typed, vocabulary, analysis.term_of) is None

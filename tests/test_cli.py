@@ -258,6 +258,21 @@ def test_eval_as_typed_asks_each_question_lower_cased_without_punctuation(seed_e
     assert "who painted the mona lisa" in out and "Mona Lisa" not in out  # the question as it was asked
 
 
+def test_eval_typos_puts_one_seeded_typing_error_in_a_long_word_of_each_question(seed_env, capsys):
+    question = "Who painted the famous portrait in Florence?"
+    file = write_questions(seed_env, [json.dumps({"question": question, "answers": ["Leonardo"]})])
+    asked = []
+    for _ in range(2):
+        code, out, _ = main(capsys, "eval", "-v", "--typos", "7", str(file))
+        assert code == 0
+        [line] = [line for line in out.splitlines() if "the famous" in line or "painted" in line]
+        asked.append(line)
+    assert asked[0] == asked[1] and question not in asked[0]  # one error, the same for the same seed
+    typed = next(w for w in asked[0].split() if w.strip("?\"'") not in question.split())
+    original = next(w for w in question.split() if w not in asked[0])
+    assert len(original) >= 5 and abs(len(typed.strip("?\"'")) - len(original)) <= 1
+
+
 def test_eval_prints_figures_by_kind_beside_plain_bm25(seed_env, capsys):
     file = write_questions(seed_env, [
         json.dumps({"question": SYUNIK, "answers": ["to help the Armenian military defend the region"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import Wanted, shape
+from bot.questions import Wanted, question_word_meant, shape
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,10 @@ def test_the_adjective_of_how_long_is_part_of_the_question_word(question, degree
 )
 def test_a_focus_that_names_a_thing_is_told_from_a_verb(question, names_thing):
     assert shape(question).names_thing is names_thing
+
+
+@pytest.mark.parametrize("typed, meant", [("waht", "what"), ("wich", "which"), ("whne", "when"), ("Hwy", "why"),
+                                          ("hwo", None), ("with", None), ("troops", None)])
+def test_a_misspelt_question_word_is_read_as_the_one_it_stands_for(typed, meant):
+    """Only when a single question word is one edit away: "hwo" is who or how."""
+    assert question_word_meant(typed) == meant

@@ -34,6 +34,16 @@ def _patched(module: object = answers, **constants: object) -> Callable[[], cont
     return patch
 
 
+def _all(*patches: Callable[[], contextlib.AbstractContextManager[object]]
+         ) -> Callable[[], contextlib.AbstractContextManager[object]]:
+    def patch() -> contextlib.AbstractContextManager[object]:
+        stack = contextlib.ExitStack()
+        for each in patches:
+            stack.enter_context(each())
+        return stack
+    return patch
+
+
 @contextlib.contextmanager
 def _plain_analyzer() -> Iterator[None]:
     """The analyzer without hyphen compounds, number words, agent nouns, British spellings and the
@@ -78,7 +88,9 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[object]]] = {
     "- scene and date words counting less": _patched(CONTEXT_WEIGHT=1.0),
     "- windows across paragraphs (quotes, pronouns, colons)": _patched(_neighbour_sentence=lambda *_: None),
     "- capitals from the corpus (questions typed in lower case)": _patched(
-        _with_capitals=lambda library, question, query: question),
+        _as_meant=lambda library, question, query: question),
+    "- typos of English words read as the word meant (villge, waht)": _all(
+        _patched(Library, _respelling=lambda self, word: None), _patched(question_word_meant=lambda word: None)),
     "- names checked in the article (hedging)": _patched(_names=lambda question, query: ()),
     "- captions rank lower": _patched(UNFINISHED_COST=0.0),
 }

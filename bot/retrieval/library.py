@@ -7,6 +7,7 @@ whole.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -37,6 +38,7 @@ class Query:
     weights: Mapping[str, float]  # idf of each distinct term (unknown terms weigh the most)
     corrections: Mapping[str, str]  # misspelled term -> corpus term used instead
     unknown: frozenset[str] = frozenset()  # terms no passage holds
+    respelled: Mapping[str, str] = dataclasses.field(default_factory=dict)  # typed word -> English word meant
 
     @property
     def total_weight(self) -> float:
@@ -298,28 +300,53 @@ class Library:
         vocabulary = self._ranker.document_frequency
         terms: list[str] = []
         corrections: dict[str, str] = {}
+        respelled: dict[str, str] = {}
+        tries = 0
         candidates: dict[str, str | None] = {}  # each distinct term is looked up once ("% % % ...")
         for token in analysis.tokens(text):
-            term = token.term
-            if term not in vocabulary and analysis.is_compound(text[token.start : token.end]):
+            term, word = token.term, text[token.start : token.end]
+            if term not in vocabulary and analysis.is_compound(word):
                 continue  # "go-between" as one word, which the corpus never writes: its parts stand for it
             if term not in candidates:
-                candidates[term] = spelling.correct(term, vocabulary)
+                candidates[term] = None if term in vocabulary else spelling.correct(term, vocabulary)
             fixed = candidates[term]
-            if fixed and spelling.is_english(text[token.start : token.end]):
+            if fixed and spelling.is_english(word):
                 fixed = None  # a real word the corpus lacks, not a typo of one it has
+            if not fixed and term not in vocabulary and tries < _MAX_RESPELLED and not spelling.is_english(word):
+                tries += 1
+                english = self._respelling(word)
+            else:
+                english = None
+            if english:
+                respelled[word.casefold()] = english  # "wich": which, "villge": village
+                fixed = analysis.term_of(english)
+                if not fixed:
+                    continue  # a stop word, as the word meant is
             if fixed:
                 corrections[term] = fixed
             terms.append(fixed or term)
         terms += [acronym for acronym in analysis.acronym_terms(text) if acronym in vocabulary and acronym not in terms]
         weights = {term: self._ranker.idf(term) for term in terms}
-        return Query(text, tuple(terms), weights, corrections, frozenset(t for t in terms if t not in vocabulary))
+        return Query(text, tuple(terms), weights, corrections, frozenset(t for t in terms if t not in vocabulary),
+                     respelled)
+
+    def _respelling(self, word: str) -> str | None:
+        known: dict[str, str | None] = self.__dict__.setdefault("_respellings", {})
+        key = word.casefold()
+        if key not in known:
+            if len(known) >= _TERM_IDS_KEPT:
+                known.clear()
+            known[key] = spelling.respell(key, self._ranker.document_frequency, analysis.term_of)
+        return known[key]
 
     def search(self, query: Query, k: int) -> list[Hit]:
         return [Hit(self._passage(i), score) for i, score in self._ranker.top(query.terms, k)]
 
 
 _DOCUMENTS_KEPT = 512
+# Unknown words of a question looked up as typos of English words, at most: a question has a few
+# typos, and a message of hundreds of unknown words is noise, on which each look costs ~0.3 ms.
+_MAX_RESPELLED = 8
 _CASE_SAMPLE = 8  # passages read to tell how the corpus writes a word
 # Where a sentence starts a capital says nothing about the word: near the passage's start, after
 # what ends a sentence, or after what opens a quote (the opening marks and spaces are skipped).

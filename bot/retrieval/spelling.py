@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 MIN_LENGTH = 4  # shorter terms have too many neighbours (a real word, "paint", is kept by is_english)
 MAX_LENGTH = 30  # longer "words" are not typos of a word; their ~54n variants would cost n^2 memory
@@ -34,14 +34,35 @@ def correct(term: str, vocabulary: Mapping[str, int]) -> str | None:
     if term in vocabulary or not MIN_LENGTH <= len(term) <= MAX_LENGTH or not term.isalpha():
         return None
     best: tuple[int, str] | None = None
-    for candidate in _one_edit(term):
+    for candidate in one_edit(term):
         frequency = vocabulary.get(candidate, 0)
         if frequency and (best is None or (frequency, candidate) > best):
             best = (frequency, candidate)
     return best[1] if best else None
 
 
-def _one_edit(term: str) -> set[str]:
+def respell(word: str, vocabulary: Mapping[str, int], term_of: Callable[[str], str]) -> str | None:
+    """The English word that `word` most likely misspells, if the corpus can use it, or None:
+    "villge" is "village", whose term the corpus holds; "wich" is "which", a stop word (which
+    every text holds). `correct` works on terms, and a typo's term can differ from its word's by
+    more than one edit ("villge" is folded as a name would be, to "vilg", while "village" stays
+    "villag"); nor can it see typos of stop words. Among several, the most frequent in English."""
+    word = word.casefold()
+    if not MIN_LENGTH <= len(word) <= MAX_LENGTH or not word.isalpha() or is_english(word):
+        return None
+    counts = _english_counts()
+    best: tuple[int, str] | None = None
+    for candidate in one_edit(word):
+        seen = counts.get(candidate, 0)
+        if seen >= COMMON_WORD_COUNT and (best is None or (seen, candidate) > best):
+            term = term_of(candidate)
+            if not term or term in vocabulary:
+                best = (seen, candidate)
+    return best[1] if best else None
+
+
+def one_edit(term: str) -> set[str]:
+    """Every string one insertion, deletion, substitution or swap of neighbours from `term`."""
     letters = set(_LETTERS) | set(term)
     splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
     deletes = {left + right[1:] for left, right in splits if right}
