@@ -466,9 +466,9 @@ def _as_meant(library: Library, question: str, query: Query) -> str:
     France’s). A question with a capital beyond its first letter keeps its case, and one longer
     than any question is left as typed (each word costs a look at a few passages: a
     4,096-character message must not cost seconds)."""
-    if len(question) > _LONGEST_QUESTION:
-        return question
     lower = not any(ch.isupper() for ch in question[1:])
+    if len(question) > _LONGEST_QUESTION or not (lower or query.respelled or query.unknown):
+        return question  # the common case, at no cost: a question typed with capitals and no typo
     pieces = []
     done = 0
     for token in analysis.tokens(question):

@@ -152,3 +152,15 @@ def test_token_spans_survive_decomposed_accents():
     (_, bayramov, arrived) = tokens(text)
     assert text[bayramov.start : bayramov.end] == unicodedata.normalize("NFD", "Baïramov")
     assert text[arrived.start : arrived.end] == "arrived"
+
+
+@pytest.mark.parametrize("typed, written", [("why didnt russia send troops", "why didn't russia send troops"),
+                                            ("whats armenias request", "what's armenia's request"),
+                                            ("theyre sending troops", "they're sending troops")])
+def test_a_contraction_typed_without_its_apostrophe_is_a_stop_word_as_with_it(typed, written):
+    assert terms(typed) == terms(written)
+
+
+@pytest.mark.parametrize("word", ["well", "shed", "ill", "lets"])
+def test_an_english_word_that_spells_a_contraction_without_apostrophe_is_kept(word):
+    assert terms(word) != []

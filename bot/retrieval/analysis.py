@@ -37,7 +37,7 @@ from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
 from bot.retrieval import spelling
 
-ANALYZER_VERSION = "7"
+ANALYZER_VERSION = "8"
 
 # Snowball's English stop word list (snowballstem.org), plus question fillers.
 STOP_WORDS = frozenset(
@@ -55,6 +55,11 @@ STOP_WORDS = frozenset(
     please tell know anything something whether whats whos many much happen happened say says said saying
     """.split()
 )
+
+# Chat drops apostrophes ("didnt", "theyre", "whats"): a contraction typed so is a stop word too,
+# unless it spells another English word ("well", "shed", "ill").
+STOP_WORDS |= {word.replace("'", "") for word in STOP_WORDS if "'" in word} - {
+    "ill", "well", "hell", "shell", "wed", "shed", "id", "lets"}
 
 # The stop words that carry meaning: negation, order in time, degree, quantity, direction (the
 # list above, less its pronouns, articles, auxiliaries, question words and plain linkers). They are
