@@ -11,10 +11,10 @@ import dataclasses
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args, overload
+from typing import Literal, TypeVar, get_args, overload
 
 import numpy as np
 
@@ -102,6 +102,7 @@ class DocumentMap(Mapping[str, Document]):
 
 
 Engine = Literal["auto", "rank-bm25", "sparse"]
+_Value = TypeVar("_Value")
 ENGINES: tuple[str, ...] = get_args(Engine)
 DEFAULT_ENGINE: Engine = "auto"
 SPARSE_FROM = 2_000  # `auto` uses the sparse engine from this many passages (see README, Performance)
@@ -253,10 +254,10 @@ class Library:
         "csto", "Putin" for "putin", "Armenia’s" for "armenias", "troops" for "troops"; None if it
         never does. Case and apostrophes are what may differ, and a capital where a sentence
         starts says nothing. A question typed all in lower case gets its names back from this."""
-        known: dict[tuple[str, str | None], str | None] = self.__dict__.setdefault("_spellings", {})
         key = (term, word and _unquoted(word))
-        if key in known:
-            return known[key]
+        return self._remembered("_spellings", key, lambda: self._usual_spelling(term, key[1]))
+
+    def _usual_spelling(self, term: str, word: str | None) -> str | None:
         term_id = self._term_id(term)
         uses: dict[str, int] = {}
         if term_id is not None:
@@ -265,8 +266,8 @@ class Library:
             picks = np.unique(np.linspace(first, last - 1, num=min(_CASE_SAMPLE, last - first)).astype(np.int64))
             # The word itself is found by a regular expression (its letters, any case, an apostrophe
             # allowed between them), which is far cheaper than analyzing every word of the passages.
-            same_word = key[1] and re.compile(
-                r"(?<![\w'’])" + "['’]?".join(map(re.escape, key[1])) + r"(?![\w'’])", re.IGNORECASE)
+            same_word = word and re.compile(
+                r"(?<![\w'’])" + "['’]?".join(map(re.escape, word)) + r"(?![\w'’])", re.IGNORECASE)
             for i in index.posting_passage[picks].tolist():
                 text = self._passage(int(i)).text
                 spans = ([found.span() for found in same_word.finditer(text)] if same_word
@@ -276,20 +277,26 @@ class Library:
                     if start > 8 and before and before[-1] not in _SENTENCE_ENDS:
                         used = text[start:end]
                         uses[used] = uses.get(used, 0) + 1
+        return max(uses, key=lambda used: (uses[used], used.islower()), default=None)
+
+    def _remembered(self, table: str, key: Hashable, compute: Callable[[], _Value]) -> _Value:
+        """compute(), remembered for `key` in the library's `table`: a plain bounded dict, not a
+        cache on the method, which would keep every library ever loaded alive. Answers run in
+        threads: the value is returned as computed, never read back from a table another
+        thread may have cleared in between."""
+        known: dict[Hashable, _Value] = self.__dict__.setdefault(table, {})
+        try:
+            return known[key]
+        except KeyError:
+            value = compute()
         if len(known) >= _TERM_IDS_KEPT:
             known.clear()
-        known[key] = max(uses, key=lambda used: (uses[used], used.islower()), default=None)
-        return known[key]
+        known[key] = value
+        return value
 
     def _term_id(self, term: str) -> int | None:
-        """The term's id, remembered (a plain dict of the terms asked about, not a cache on the
-        method, which would keep every library ever loaded alive)."""
-        known: dict[str, int | None] = self.__dict__.setdefault("_term_ids", {})
-        if term not in known:
-            if len(known) >= _TERM_IDS_KEPT:
-                known.clear()
-            known[term] = self._term_lookup.id(term)
-        return known[term]
+        """The term's id, remembered."""
+        return self._remembered("_term_ids", term, lambda: self._term_lookup.id(term))
 
     @functools.cached_property
     def _term_lookup(self) -> TermLookup:
@@ -331,13 +338,9 @@ class Library:
                      respelled)
 
     def _respelling(self, word: str) -> str | None:
-        known: dict[str, str | None] = self.__dict__.setdefault("_respellings", {})
         key = word.casefold()
-        if key not in known:
-            if len(known) >= _TERM_IDS_KEPT:
-                known.clear()
-            known[key] = spelling.respell(key, self._ranker.document_frequency, analysis.term_of)
-        return known[key]
+        return self._remembered(
+            "_respellings", key, lambda: spelling.respell(key, self._ranker.document_frequency, analysis.term_of))
 
     def search(self, query: Query, k: int) -> list[Hit]:
         return [Hit(self._passage(i), score) for i, score in self._ranker.top(query.terms, k)]
