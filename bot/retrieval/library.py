@@ -250,7 +250,7 @@ class Library:
 
     def spelling_of(self, term: str, word: str | None = None) -> str | None:
         """How the corpus writes `word` (a word of `term`; None: any word of it) within a sentence,
-        by most of its uses in up to `_CASE_SAMPLE` passages spread over the corpus: "CSTO" for
+        by most of its uses in the first `_CASE_SAMPLE` passages holding it: "CSTO" for
         "csto", "Putin" for "putin", "Armenia’s" for "armenias", "troops" for "troops"; None if it
         never does. Case and apostrophes are what may differ, and a capital where a sentence
         starts says nothing. A question typed all in lower case gets its names back from this."""
@@ -263,7 +263,7 @@ class Library:
         if term_id is not None:
             index = self._index
             first, last = int(index.term_postings[term_id]), int(index.term_postings[term_id + 1])
-            picks = np.unique(np.linspace(first, last - 1, num=min(_CASE_SAMPLE, last - first)).astype(np.int64))
+            picks = slice(first, min(last, first + _CASE_SAMPLE))  # together: one page of postings to read
             # The word itself is found by a regular expression (its letters, any case, an apostrophe
             # allowed between them), which is far cheaper than analyzing every word of the passages.
             same_word = word and re.compile(
