@@ -54,7 +54,8 @@ _SPEECH_VERBS = (
     r"announce|announced|explain|explained|warn|warned|report|reported|accuse|accused)"
 )
 # Leading words that do not change what is asked ("And when did ...", "So, who ...").
-_LEAD = r"^\W*(?:(?:and|but|so|then|also|ok|okay|please|tell me|do you know|can you tell me)\b[\s,]*)*"
+_LEAD = (r"^\W*(?:(?:and|but|so|then|also|ok|okay|please|pls|plz|hi|hello|hey|tell me|do (?:you|u) know|"
+         r"(?:can|could) (?:you|u) tell me)\b[\s,]*)*")
 _RULES: tuple[tuple[re.Pattern[str], Wanted], ...] = tuple(
     (re.compile(_LEAD + pattern, re.IGNORECASE), wanted)
     for pattern, wanted in (

@@ -624,3 +624,16 @@ def test_respelling_finds_the_english_word_a_typo_stands_for(typed, meant):
 def test_respelling_leaves_english_words_names_and_noise_alone(typed):
     vocabulary = {analysis.term_of(word): 1 for word in ("clarify", "village")}
     assert spelling.respell(typed, vocabulary, analysis.term_of) is None
+
+
+@pytest.mark.parametrize("question", [
+    "pls why did russia deploy border guards in syunik",
+    "can u tell me why did russia deploy border guards in syunik",
+    "hi, why did russia deploy border guards in syunik? thx",
+    "why didnt russia deploy border guards in syunik",
+])
+def test_chat_fillers_and_contractions_without_apostrophe_do_not_change_the_answer(library, question):
+    plain = ask(library, "Why did Russia deploy border guards in Syunik?")
+    typed = ask(library, question)
+    assert typed.outcome == plain.outcome == "answered"
+    assert typed.excerpts[0].text == plain.excerpts[0].text

@@ -37,9 +37,9 @@ from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
 from bot.retrieval import spelling
 
-ANALYZER_VERSION = "8"
+ANALYZER_VERSION = "9"
 
-# Snowball's English stop word list (snowballstem.org), plus question fillers.
+# Snowball's English stop word list (snowballstem.org), plus question fillers and their chat shorthand.
 STOP_WORDS = frozenset(
     """
     i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
@@ -53,8 +53,9 @@ STOP_WORDS = frozenset(
     where why how all any both each few more most other some such no nor not only own same so than too very
     s t can will just don should now
     please tell know anything something whether whats whos many much happen happened say says said saying
+    u ur r pls plz thx thanks thank hi hello hey
     """.split()
-)
+)  # the last line: chat's shorthand for the fillers above ("can u tell me", "pls", "thx")
 
 # Chat drops apostrophes ("didnt", "theyre", "whats"): a contraction typed so is a stop word too,
 # unless it spells another English word ("well", "shed", "ill").
