@@ -174,6 +174,9 @@ def question_word_meant(word: str) -> str | None:
     return near[0] if len(near) == 1 else None
 
 
+_TRAILING = re.compile(r"\s(how (?:many|much|long)|when|where|who|why)\W*$", re.IGNORECASE)
+
+
 def shape(question: str) -> Asked:
     """What `question` asks for (see the module docstring)."""
     text = question.strip()
@@ -183,6 +186,9 @@ def shape(question: str) -> Asked:
         context = (scene.group("scene") or scene.group("lead")).rstrip(";,")
         text = text[scene.end():]
     wanted = next((w for pattern, w in _RULES if pattern.search(text)), Wanted.ANY)
+    trailing = _TRAILING.search(text) if wanted is Wanted.ANY else None
+    if trailing:  # chat puts the question word last: "csto troops kazakhstan how many?"
+        wanted = next((w for pattern, w in _RULES if pattern.search(trailing.group(1))), Wanted.ANY)
     degree = _DEGREE.search(text)
     focus, names_thing = _focus(text, wanted)
     return Asked(wanted, focus, context, degree.group("degree") if degree else "", names_thing)

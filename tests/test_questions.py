@@ -111,3 +111,13 @@ def test_a_focus_that_names_a_thing_is_told_from_a_verb(question, names_thing):
 def test_a_misspelt_question_word_is_read_as_the_one_it_stands_for(typed, meant):
     """Only when a single question word is one edit away: "hwo" is who or how."""
     assert question_word_meant(typed) == meant
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("csto troops kazakhstan how many?", Wanted.COUNT),
+    ("putin pashinyan meeting in sochi when", Wanted.TIME),
+    ("border guards syunik why", Wanted.REASON),
+    ("What did he say to the man who", Wanted.SPEECH),  # a question word first wins
+])
+def test_a_question_word_typed_last_still_says_what_is_wanted(question, wanted):
+    assert shape(question).wanted is wanted
