@@ -14,6 +14,7 @@ These are rules of English question syntax, not of any one corpus; they are deli
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -170,8 +171,17 @@ QUESTION_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why
 def question_word_meant(word: str) -> str | None:
     """The question word a typo stands for ("waht": what, "wich": which), when only one is a
     single edit away ("hwo" could be who or how: None)."""
-    near = [asking for asking in QUESTION_WORDS if word.casefold() in spelling.one_edit(asking)]
+    near = _question_word_typos().get(word.casefold(), ())
     return near[0] if len(near) == 1 else None
+
+
+@functools.cache
+def _question_word_typos() -> dict[str, tuple[str, ...]]:
+    typos: dict[str, tuple[str, ...]] = {}
+    for asking in QUESTION_WORDS:
+        for typo in spelling.one_edit(asking):
+            typos[typo] = (*typos.get(typo, ()), asking)
+    return typos
 
 
 _TRAILING = re.compile(r"\s(how (?:many|much|long)|when|where|who|why)\W*$", re.IGNORECASE)

@@ -43,7 +43,7 @@ def correct(term: str, vocabulary: Mapping[str, int]) -> str | None:
 
 def respell(word: str, vocabulary: Mapping[str, int], term_of: Callable[[str], str]) -> str | None:
     """The English word that `word` most likely misspells, if the corpus can use it, or None:
-    "villge" is "village", whose term the corpus holds; "wich" is "which", a stop word (which
+    "villge" is "village", whose term the corpus holds; "abuot" is "about", a stop word (which
     every text holds). `correct` works on terms, and a typo's term can differ from its word's by
     more than one edit ("villge" is folded as a name would be, to "vilg", while "village" stays
     "villag"); nor can it see typos of stop words. Among several, the most frequent in English."""
